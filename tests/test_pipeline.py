@@ -1,0 +1,92 @@
+"""End to end on a tiny model: train a few steps → export → quantize → onnxruntime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from service import model_version as mv
+from service.encoding import CaseEncoder
+from training.config import TrainConfig
+from training.export import export_version
+from training.model import MultiHeadClassifier
+from training.train import train
+
+ATOL, RTOL = 1e-4, 1e-3
+TEXTS = ["快递还没到，怎么回事", "谢谢客服", "客户：我要投诉 客服：抱歉 客户：找你们经理"]
+
+
+def test_training_keeps_best_checkpoint(tiny_run: Path) -> None:
+    state = json.loads((tiny_run / "trainer_state.json").read_text())
+    assert state["best_step"] in {entry["step"] for entry in state["history"]}
+    best = max(entry["mean_macro_f1"] for entry in state["history"])
+    assert state["best_dev"]["mean_macro_f1"] == pytest.approx(best)
+    for name in ("multihead.safetensors", "heads.json", "tokenizer.json", "train_config.json"):
+        assert (tiny_run / "best" / name).is_file()
+
+
+def test_version_folder_is_complete(tiny_model_version: Path) -> None:
+    version = mv.load_model_version(tiny_model_version)
+    assert list(version.heads) == list(mv.HEADS)
+    assert version.manifest["data_sha256"] and version.manifest["libraries"]["onnxruntime"]
+    assert version.manifest["training_config"]["max_steps"] == 6
+    assert set(version.thresholds) <= {"dissatisfaction", "escalation_risk"}
+    assert version.routing, "export copies the routing table into the version"
+    assert (tiny_model_version.parent / mv.DEFAULT_POINTER_FILE).read_text().strip() == tiny_model_version.name
+
+
+def test_onnx_fp32_matches_torch(tiny_run: Path, tiny_model_version: Path) -> None:
+    model = MultiHeadClassifier.load(tiny_run / "best")
+    encoder = CaseEncoder.from_file(tiny_model_version / mv.TOKENIZER_FILE, 64)
+    batch = encoder.encode(TEXTS, keep_end=[False, False, True])
+    with torch.no_grad():
+        expected = model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
+    session = ort.InferenceSession(str(tiny_model_version / mv.ONNX_FP32_FILE))
+    got = session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
+    assert [o.name for o in session.get_outputs()] == [mv.LOGITS_PREFIX + h for h in mv.HEADS]
+    for ref, out in zip(expected, got, strict=True):
+        np.testing.assert_allclose(out, ref.numpy(), atol=ATOL, rtol=RTOL)
+
+
+def test_int8_graph_runs_with_dynamic_axes(tiny_model_version: Path) -> None:
+    session = ort.InferenceSession(str(tiny_model_version / mv.ONNX_INT8_FILE))
+    encoder = CaseEncoder.from_file(tiny_model_version / mv.TOKENIZER_FILE, 64)
+    for texts in (TEXTS[:1], TEXTS):
+        batch = encoder.encode(texts)
+        outputs = session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
+        assert all(o.shape[0] == len(texts) for o in outputs)
+    metrics = json.loads((tiny_model_version / mv.METRICS_FILE).read_text())
+    assert min(metrics["int8_vs_fp32_dev_argmax_agreement"].values()) >= 0.5
+    assert (tiny_model_version / mv.ONNX_INT8_FILE).stat().st_size < (tiny_model_version / mv.ONNX_FP32_FILE).stat().st_size
+
+
+def test_versions_are_immutable(tiny_run: Path, tiny_model_version: Path) -> None:
+    with pytest.raises(FileExistsError, match="immutable"):
+        export_version(tiny_run / "best", tiny_model_version.parent, tiny_model_version.name)
+
+
+def test_training_is_reproducible(tiny_run: Path, tmp_path: Path) -> None:
+    config = TrainConfig.from_file(tiny_run / "best" / "train_config.json")
+    again = TrainConfig.from_dict({**config.to_dict(), "output_dir": str(tmp_path / "again")})
+    train(again)
+    first = load_file(str(tiny_run / "best" / "multihead.safetensors"))
+    second = load_file(str(tmp_path / "again" / "best" / "multihead.safetensors"))
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_case_missing_heads_adds_no_loss(tiny_corpus_dir: Path) -> None:
+    from training.corpus.dataset import load_corpus
+    from training.corpus.schema import load_label_schema
+    from training.train import IGNORE_INDEX, label_ids
+
+    heads = load_label_schema()
+    corpus = load_corpus(tiny_corpus_dir, list(heads))
+    ids = label_ids(corpus["train"], heads)
+    partial = list(corpus["train"]["id"]).index("tiny-partial")
+    assert ids["emotion"][partial] == IGNORE_INDEX and ids["category"][partial] != IGNORE_INDEX

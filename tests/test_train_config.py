@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.config import TrainConfig
+
+
+def test_defaults_validate() -> None:
+    assert TrainConfig(base_model="x").class_weighting == "inverse_sqrt"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("class_weighting", "balanced", "class_weighting must be one of"),
+        ("max_length", 4, "max_length must lie in"),
+        ("batch_size", 0, "batch_size must be positive"),
+        ("warmup_ratio", 1.5, "warmup_ratio"),
+        ("num_layers", 0, "num_layers"),
+    ],
+)
+def test_invalid_values_name_the_field(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict({"base_model": "x", field: value})
+
+
+def test_unknown_option_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown training options"):
+        TrainConfig.from_dict({"base_model": "x", "learning_rat": 1e-4})
+
+
+def test_toml_and_json_round_trip(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('base_model = "m"\nepochs = 2.0\n[head_loss_weights]\nemotion = 0.5\n')
+    config = TrainConfig.from_file(toml)
+    assert config.epochs == 2.0 and config.head_loss_weights == {"emotion": 0.5}
+    config.save(tmp_path)
+    assert TrainConfig.from_dict(json.loads((tmp_path / "train_config.json").read_text())) == config

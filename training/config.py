@@ -1,0 +1,97 @@
+"""Training arguments: a dataclass validated on load and saved into every checkpoint and model version."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+CLASS_WEIGHTING = ("none", "inverse_sqrt", "inverse")
+CONFIG_FILE = "train_config.json"
+
+
+@dataclass
+class TrainConfig:
+    """What ``kesu train`` does; every field can be set in a TOML or JSON file.
+
+    Attributes:
+        base_model: a transformers model folder (``kesu base-model`` writes one) or a hub id.
+        data_dir: corpus folder with ``train/dev/test.jsonl`` (see ``training.corpus.dataset``).
+        output_dir: run folder; the best checkpoint goes to ``<output_dir>/best``.
+    """
+
+    base_model: str
+    data_dir: str = "data/corpus"
+    output_dir: str = "runs/default"
+    max_length: int = 128
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    epochs: float = 3.0
+    max_steps: int | None = None
+    warmup_ratio: float = 0.06
+    dropout: float = 0.1
+    seed: int = 42
+    eval_every_steps: int = 200
+    class_weighting: str = "inverse_sqrt"
+    head_loss_weights: dict[str, float] = field(default_factory=dict)
+    num_layers: int | None = None
+    freeze_embeddings: bool = False
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.class_weighting not in CLASS_WEIGHTING:
+            raise ValueError(f"class_weighting must be one of {list(CLASS_WEIGHTING)}, got {self.class_weighting!r}")
+        positive = {
+            "max_length": self.max_length, "batch_size": self.batch_size, "eval_batch_size": self.eval_batch_size,
+            "learning_rate": self.learning_rate, "head_learning_rate": self.head_learning_rate,
+            "epochs": self.epochs, "eval_every_steps": self.eval_every_steps,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if not 8 <= self.max_length <= 512:
+            raise ValueError(f"max_length must lie in [8, 512], got {self.max_length}")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise ValueError(f"max_steps must be positive when set, got {self.max_steps}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.num_layers is not None and self.num_layers <= 0:
+            raise ValueError(f"num_layers must be positive when set, got {self.num_layers}")
+        if any(w < 0 for w in self.head_loss_weights.values()):
+            raise ValueError(f"head_loss_weights must be non-negative, got {self.head_loss_weights}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training options {unknown}; allowed: {sorted(known)}")
+        if "base_model" not in data:
+            raise ValueError("the training config must set 'base_model'")
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"training config {path} not found")
+        if path.suffix == ".toml":
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            raise ValueError(f"training config must be .toml or .json, got {path.name}")
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, folder: Path) -> None:
+        (folder / CONFIG_FILE).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""The labeled corpus: real-text extraction, assembly into splits, quality checks and loading."""

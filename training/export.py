@@ -1,0 +1,243 @@
+"""``kesu export``: a trained checkpoint becomes an immutable model version under ``models/``.
+
+Writes the fp32 ONNX graph (checked against torch), the int8 dynamically quantized graph
+(checked against fp32 on the dev set), tokenizer, label maps, decision thresholds tuned
+on dev, routing table, metrics and a manifest of how the version was made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import logging
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+
+from service import model_version as mv
+from service.encoding import CaseEncoder
+from service.routing import default_routing
+from training.config import TrainConfig
+from training.corpus.dataset import corpus_hash, load_corpus
+from training.model import MultiHeadClassifier
+from training.train import STATE_FILE
+
+logger = logging.getLogger(__name__)
+
+OPSET = 17
+PARITY_ATOL = 1e-4
+PARITY_RTOL = 1e-3
+MIN_INT8_AGREEMENT = 0.99
+PARITY_TEXTS = (
+    "快递五天了还没到，客服也不回消息",
+    "我要投诉！你们乱扣费，不解决我就打12315",
+    "谢谢，问题已经解决了",
+    "客户：短信发不出去 客服：请换个手机试试 客户：那好吧",
+    "这个多少钱",
+)
+LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime", "tokenizers", "datasets", "numpy")
+
+
+class OnnxExportWrapper(torch.nn.Module):
+    def __init__(self, model: MultiHeadClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.model(input_ids, attention_mask)
+
+
+def export_onnx(model: MultiHeadClassifier, encoder: CaseEncoder, path: Path) -> None:
+    # SDPA's mask handling is traced as Python constants; eager attention exports faithfully.
+    model.encoder.set_attn_implementation("eager")
+    sample = encoder.encode(list(PARITY_TEXTS[:2]))
+    outputs = [mv.LOGITS_PREFIX + h for h in model.head_labels]
+    axes = {name: {0: "batch", 1: "sequence"} for name in mv.INPUT_NAMES}
+    axes.update({name: {0: "batch"} for name in outputs})
+    torch.onnx.export(
+        OnnxExportWrapper(model).eval(),
+        (torch.from_numpy(sample.input_ids), torch.from_numpy(sample.attention_mask)),
+        str(path),
+        input_names=list(mv.INPUT_NAMES),
+        output_names=outputs,
+        dynamic_axes=axes,
+        opset_version=OPSET,
+        dynamo=False,
+    )
+
+
+def onnx_logits(session: ort.InferenceSession, input_ids: np.ndarray, attention_mask: np.ndarray) -> list[np.ndarray]:
+    return list(session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask}))
+
+
+def check_fp32_parity(model: MultiHeadClassifier, encoder: CaseEncoder, session: ort.InferenceSession) -> float:
+    """Max absolute logit difference between torch and the fp32 graph; raises past atol/rtol."""
+    batch = encoder.encode(list(PARITY_TEXTS), keep_end=[t.startswith("客户：") for t in PARITY_TEXTS])
+    with torch.no_grad():
+        reference = [t.numpy() for t in model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))]
+    exported = onnx_logits(session, batch.input_ids, batch.attention_mask)
+    worst = 0.0
+    for head, ref, got in zip(model.head_labels, reference, exported, strict=True):
+        worst = max(worst, float(np.abs(ref - got).max()))
+        if not np.allclose(ref, got, atol=PARITY_ATOL, rtol=PARITY_RTOL):
+            raise RuntimeError(f"ONNX fp32 logits of head {head!r} differ from torch by {np.abs(ref - got).max():.2e}")
+    return worst
+
+
+def session_for(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def dev_probabilities(
+    session: ort.InferenceSession, encoder: CaseEncoder, texts: list[str], dialogue: list[bool], heads: list[str]
+) -> dict[str, np.ndarray]:
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    probs: dict[str, list[np.ndarray]] = {h: [np.empty(0)] * len(texts) for h in heads}
+    for start in range(0, len(order), 32):
+        idx = order[start : start + 32]
+        batch = encoder.encode([texts[i] for i in idx], keep_end=[dialogue[i] for i in idx])
+        for head, logits in zip(heads, onnx_logits(session, batch.input_ids, batch.attention_mask), strict=True):
+            exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+            for row, i in enumerate(idx):
+                probs[head][i] = exp[row] / exp[row].sum()
+    return {h: np.stack(rows) for h, rows in probs.items()}
+
+
+def tune_binary_threshold(positive_prob: np.ndarray, is_positive: np.ndarray) -> float:
+    """The threshold maximizing F1 of the positive side on dev (0.5 when dev has no positives)."""
+    if not is_positive.any():
+        return 0.5
+    best_t, best_f1 = 0.5, -1.0
+    for t in np.arange(0.2, 0.81, 0.05):
+        pred = positive_prob >= t
+        tp = float((pred & is_positive).sum())
+        f1 = 2 * tp / max(float(pred.sum() + is_positive.sum()), 1.0)
+        if f1 > best_f1 + 1e-9:
+            best_t, best_f1 = float(round(t, 2)), f1
+    return best_t
+
+
+BINARY_DECISIONS = {"escalation_risk": ("yes",), "dissatisfaction": ("explicit", "implicit")}
+
+
+def tune_thresholds(
+    probs: dict[str, np.ndarray], gold: dict[str, list[str | None]], heads: dict[str, list[str]]
+) -> dict[str, dict[str, Any]]:
+    thresholds = {}
+    for head, positive in BINARY_DECISIONS.items():
+        if head not in heads or not all(p in heads[head] for p in positive):
+            continue
+        labelled = np.array([g is not None for g in gold[head]])
+        if not labelled.any():
+            continue
+        columns = [heads[head].index(p) for p in positive]
+        positive_prob = probs[head][labelled][:, columns].sum(axis=1)
+        is_positive = np.array([g in positive for g in gold[head]])[labelled]
+        thresholds[head] = {"positive": list(positive), "threshold": tune_binary_threshold(positive_prob, is_positive)}
+    return thresholds
+
+
+def git_commit() -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return result.stdout.strip()
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def export_version(
+    checkpoint: Path,
+    models_dir: Path,
+    version: str,
+    data_dir: Path | None = None,
+    set_default: bool = False,
+    keep_fp32: bool = True,
+    min_int8_agreement: float = MIN_INT8_AGREEMENT,
+) -> Path:
+    """Writes ``models_dir/version`` from a checkpoint folder (``<run>/best``); returns its path."""
+    target = models_dir / version
+    if target.exists():
+        raise FileExistsError(f"model version {target} exists; versions are immutable, pick a new name")
+    config = TrainConfig.from_file(checkpoint / "train_config.json")
+    model = MultiHeadClassifier.load(checkpoint)
+    heads = model.head_labels
+    encoder = CaseEncoder.from_file(checkpoint / "tokenizer.json", config.max_length)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=models_dir))
+    try:
+        fp32_path, int8_path = staging / mv.ONNX_FP32_FILE, staging / mv.ONNX_INT8_FILE
+        export_onnx(model, encoder, fp32_path)
+        fp32 = session_for(fp32_path)
+        max_diff = check_fp32_parity(model, encoder, fp32)
+        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+        int8 = session_for(int8_path)
+
+        metrics: dict[str, Any] = {"onnx_fp32_vs_torch_max_abs_diff": max_diff}
+        thresholds: dict[str, Any] = {}
+        data_hash = None
+        if data_dir is not None:
+            dev = load_corpus(data_dir, list(heads), splits=("dev",))["dev"]
+            texts, dialogue = list(dev["model_input"]), list(dev["is_dialogue"])
+            p32 = dev_probabilities(fp32, encoder, texts, dialogue, list(heads))
+            p8 = dev_probabilities(int8, encoder, texts, dialogue, list(heads))
+            agreement = {h: float((p32[h].argmax(1) == p8[h].argmax(1)).mean()) for h in heads}
+            metrics["int8_vs_fp32_dev_argmax_agreement"] = agreement
+            if min(agreement.values()) < min_int8_agreement:
+                raise RuntimeError(f"int8 agrees with fp32 on too few dev cases: {agreement}")
+            thresholds = tune_thresholds(p8, {h: list(dev[h]) for h in heads}, heads)
+            data_hash = corpus_hash(data_dir)
+        state_path = checkpoint / STATE_FILE
+        if state_path.is_file():
+            metrics["training"] = json.loads(state_path.read_text(encoding="utf-8"))
+        base_info_path = checkpoint / "base_conversion.json"
+        manifest = {
+            "version": version,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "base_model": config.base_model,
+            "base_conversion": json.loads(base_info_path.read_text()) if base_info_path.is_file() else None,
+            "max_length": config.max_length,
+            "heads": heads,
+            "training_config": config.to_dict(),
+            "data_dir": str(data_dir) if data_dir else None,
+            "data_sha256": data_hash,
+            "libraries": library_versions(),
+            "git_commit": git_commit(),
+            "onnx_opset": OPSET,
+            "quantization": "onnxruntime dynamic, QInt8 weights",
+            "files": {"onnx_int8": mv.ONNX_INT8_FILE, "onnx_fp32": mv.ONNX_FP32_FILE if keep_fp32 else None},
+        }
+        mv.write_json(staging / mv.LABELS_FILE, {"heads": [{"name": h, "labels": ls} for h, ls in heads.items()]})
+        mv.write_json(staging / mv.THRESHOLDS_FILE, thresholds)
+        mv.write_json(staging / mv.ROUTING_FILE, default_routing())
+        mv.write_json(staging / mv.METRICS_FILE, metrics)
+        mv.write_json(staging / mv.MANIFEST_FILE, manifest)
+        shutil.copy(checkpoint / "tokenizer.json", staging / mv.TOKENIZER_FILE)
+        if not keep_fp32:
+            fp32_path.unlink()
+        staging.chmod(0o755)  # mkdtemp creates it private
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if set_default:
+        (models_dir / mv.DEFAULT_POINTER_FILE).write_text(version + "\n", encoding="utf-8")
+    logger.info("exported %s (fp32 parity %.1e)", target, max_diff)
+    return target

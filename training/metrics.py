@@ -1,0 +1,41 @@
+"""Classification metrics on label-id arrays, shared by the trainer's dev evaluation and ``kesu eval``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def confusion_matrix(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> np.ndarray:
+    matrix = np.zeros((n_labels, n_labels), dtype=np.int64)
+    np.add.at(matrix, (gold, pred), 1)
+    return matrix
+
+
+def per_class_prf(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 per class from a confusion matrix (rows gold, columns predicted)."""
+    tp = np.diag(matrix).astype(float)
+    predicted = matrix.sum(axis=0)
+    actual = matrix.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return precision, recall, f1
+
+
+def macro_f1(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
+    """Macro-F1 over the classes present in gold or predictions."""
+    matrix = confusion_matrix(gold, pred, n_labels)
+    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+    _, _, f1 = per_class_prf(matrix)
+    return float(f1[present].mean()) if present.any() else 0.0
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(ece)

@@ -1,0 +1,222 @@
+"""``kesu train``: fine-tunes the multi-head classifier and keeps the best dev checkpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from service.encoding import CaseEncoder
+from training.config import TrainConfig
+from training.corpus.dataset import load_corpus
+from training.corpus.schema import load_label_schema
+from training.metrics import macro_f1
+from training.model import MultiHeadClassifier, load_base_encoder
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+BEST_DIR = "best"
+STATE_FILE = "trainer_state.json"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_tokenizer_path(base_model: str) -> Path:
+    path = Path(base_model) / "tokenizer.json"
+    if path.is_file():
+        return path
+    from huggingface_hub import hf_hub_download  # only for users with a hub
+
+    return Path(hf_hub_download(base_model, "tokenizer.json"))
+
+
+def label_ids(split: Dataset, heads: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """Label ids per head; unlabeled cases get ``IGNORE_INDEX`` and add no loss."""
+    out = {}
+    for head, labels in heads.items():
+        index = {label: i for i, label in enumerate(labels)}
+        out[head] = np.array([index[v] if v is not None else IGNORE_INDEX for v in split[head]], dtype=np.int64)
+    return out
+
+
+def class_weights(ids: np.ndarray, n_labels: int, scheme: str) -> torch.Tensor | None:
+    if scheme == "none":
+        return None
+    counts = np.bincount(ids[ids != IGNORE_INDEX], minlength=n_labels).astype(float)
+    counts = np.maximum(counts, 1.0)
+    weights = 1.0 / counts if scheme == "inverse" else 1.0 / np.sqrt(counts)
+    # Normalized to mean 1 so the loss scale does not depend on the scheme.
+    return torch.tensor(weights * n_labels / weights.sum(), dtype=torch.float32)
+
+
+class Batches:
+    """Encodes a split once, then serves length-sorted chunks so padding stays small."""
+
+    def __init__(self, split: Dataset, encoder: CaseEncoder, labels: dict[str, np.ndarray]) -> None:
+        ids = encoder.content_ids(split["model_input"])
+        self.rows = [
+            (row[-(encoder.max_length - 2) :] if dialogue else row[: encoder.max_length - 2])
+            for row, dialogue in zip(ids, split["is_dialogue"], strict=True)
+        ]
+        self.encoder = encoder
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def collate(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        rows = [[self.encoder.cls_id, *self.rows[i], self.encoder.sep_id] for i in indices]
+        width = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), width), self.encoder.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, row in enumerate(rows):
+            input_ids[j, : len(row)] = torch.tensor(row)
+            mask[j, : len(row)] = 1
+        targets = {h: torch.from_numpy(v[indices]) for h, v in self.labels.items()}
+        return input_ids, mask, targets
+
+    def training_order(self, batch_size: int, rng: random.Random) -> list[list[int]]:
+        """Shuffled batches of similar length: shuffle, sort within pools of 50 batches, shuffle batches."""
+        order = list(range(len(self.rows)))
+        rng.shuffle(order)
+        pool = batch_size * 50
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = sorted(order[start : start + pool], key=lambda i: len(self.rows[i]))
+            batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
+        rng.shuffle(batches)
+        return batches
+
+    def eval_order(self, batch_size: int) -> list[list[int]]:
+        order = sorted(range(len(self.rows)), key=lambda i: len(self.rows[i]))
+        return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+
+
+@torch.no_grad()
+def predict(model: MultiHeadClassifier, batches: Batches, batch_size: int) -> dict[str, np.ndarray]:
+    """Softmax probabilities per head, in the split's original order."""
+    model.eval()
+    probs: dict[str, np.ndarray] = {
+        h: np.zeros((len(batches), len(labels)), dtype=np.float32) for h, labels in model.head_labels.items()
+    }
+    for indices in batches.eval_order(batch_size):
+        input_ids, mask, _ = batches.collate(indices)
+        for head, logits in zip(model.head_labels, model(input_ids, mask), strict=True):
+            probs[head][indices] = torch.softmax(logits, dim=-1).numpy()
+    return probs
+
+
+def dev_scores(probs: dict[str, np.ndarray], labels: dict[str, np.ndarray]) -> dict[str, float]:
+    scores = {}
+    for head, p in probs.items():
+        keep = labels[head] != IGNORE_INDEX
+        scores[head] = macro_f1(labels[head][keep], p[keep].argmax(axis=1), p.shape[1]) if keep.any() else 0.0
+    scores["mean_macro_f1"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def build_optimizer(model: MultiHeadClassifier, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.freeze_embeddings:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
+    head_params = list(model.heads.parameters())
+    return torch.optim.AdamW(
+        [
+            {"params": encoder_params, "lr": config.learning_rate},
+            {"params": head_params, "lr": config.head_learning_rate},
+        ],
+        weight_decay=config.weight_decay,
+    )
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Trains per ``config``; returns the trainer state (best step, dev scores, timings)."""
+    seed_everything(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out_dir = Path(config.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    heads = load_label_schema()
+    corpus = load_corpus(config.data_dir, list(heads), splits=("train", "dev"))
+    tokenizer_path = resolve_tokenizer_path(config.base_model)
+    encoder = CaseEncoder.from_file(tokenizer_path, config.max_length)
+    train_labels = label_ids(corpus["train"], heads)
+    dev_labels = label_ids(corpus["dev"], heads)
+    train_batches = Batches(corpus["train"], encoder, train_labels)
+    dev_batches = Batches(corpus["dev"], encoder, dev_labels)
+
+    model = MultiHeadClassifier(load_base_encoder(config.base_model, config.num_layers), heads, config.dropout)
+    weights = {h: class_weights(train_labels[h], len(labels), config.class_weighting) for h, labels in heads.items()}
+    losses = {h: torch.nn.CrossEntropyLoss(weight=weights[h], ignore_index=IGNORE_INDEX) for h in heads}
+    head_weight = {h: config.head_loss_weights.get(h, 1.0) for h in heads}
+
+    steps_per_epoch = math.ceil(len(train_batches) / config.batch_size)
+    total_steps = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
+    optimizer = build_optimizer(model, config)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    rng = random.Random(config.seed)
+    logger.info("training %d cases, %d dev, %d steps", len(train_batches), len(dev_batches), total_steps)
+
+    state: dict[str, Any] = {"best_step": None, "best_dev": None, "history": [], "total_steps": total_steps}
+    best_score = -1.0
+    started = time.time()
+    step = 0
+    progress = tqdm(total=total_steps, desc="train", unit="step")
+    while step < total_steps:
+        for indices in train_batches.training_order(config.batch_size, rng):
+            model.train()
+            input_ids, mask, targets = train_batches.collate(indices)
+            outputs = model(input_ids, mask)
+            loss = sum(
+                (head_weight[h] * losses[h](logits, targets[h])
+                 for h, logits in zip(heads, outputs, strict=True) if (targets[h] != IGNORE_INDEX).any()),
+                start=torch.zeros(()),
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            progress.update(1)
+            progress.set_postfix(loss=f"{loss.item():.3f}")
+            if step % config.eval_every_steps == 0 or step == total_steps:
+                scores = dev_scores(predict(model, dev_batches, config.eval_batch_size), dev_labels)
+                state["history"].append({"step": step, "loss": float(loss.item()), **scores})
+                logger.info("step %d dev %s", step, json.dumps(scores))
+                if scores["mean_macro_f1"] > best_score:
+                    best_score = scores["mean_macro_f1"]
+                    state.update(best_step=step, best_dev=scores)
+                    save_checkpoint(model, config, tokenizer_path, out_dir / BEST_DIR)
+            if step >= total_steps:
+                break
+    progress.close()
+    state["train_seconds"] = round(time.time() - started, 1)
+    (out_dir / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    shutil.copy(out_dir / STATE_FILE, out_dir / BEST_DIR / STATE_FILE)
+    return state
+
+
+def save_checkpoint(model: MultiHeadClassifier, config: TrainConfig, tokenizer_path: Path, folder: Path) -> None:
+    model.save(folder)
+    config.save(folder)
+    shutil.copy(tokenizer_path, folder / "tokenizer.json")
+    base_info = Path(config.base_model) / "conversion.json"
+    if base_info.is_file():
+        shutil.copy(base_info, folder / "base_conversion.json")
