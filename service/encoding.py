@@ -62,7 +62,9 @@ class CaseEncoder:
         """
         return self.pack(self.content_ids(texts), keep_end)
 
-    def pack(self, content_ids: Sequence[Sequence[int]], keep_end: Sequence[bool] | None = None) -> EncodedBatch:
+    def pack(
+        self, content_ids: Sequence[Sequence[int]], keep_end: Sequence[bool] | None = None
+    ) -> EncodedBatch:
         """Truncates and pads rows of content ids (from ``content_ids``) like ``encode`` does.
 
         Lets a caller tokenize once, look at the lengths (e.g. to bucket rows of similar

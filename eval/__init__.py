@@ -1,0 +1,1 @@
+"""kesu evaluation: quality reports, baselines, version comparison and speed benchmarks."""
