@@ -25,8 +25,15 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
     base = build_tiny_base(root / "base")
     config = TrainConfig(
-        base_model=str(base), data_dir=str(CORPUS_DIR), output_dir=str(root / "run"),
-        max_length=64, batch_size=4, max_steps=6, eval_every_steps=3, learning_rate=1e-3, seed=7,
+        base_model=str(base),
+        data_dir=str(CORPUS_DIR),
+        output_dir=str(root / "run"),
+        max_length=64,
+        batch_size=4,
+        max_steps=6,
+        eval_every_steps=3,
+        learning_rate=1e-3,
+        seed=7,
     )
     train(config)
     return root / "run"
@@ -38,8 +45,14 @@ def tiny_models_dir(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) ->
     from training.export import export_version
 
     models_dir = tmp_path_factory.mktemp("models")
-    export_version(tiny_run / "best", models_dir, TINY_VERSION, data_dir=CORPUS_DIR, set_default=True,
-                   min_int8_agreement=0.5)
+    export_version(
+        tiny_run / "best",
+        models_dir,
+        TINY_VERSION,
+        data_dir=CORPUS_DIR,
+        set_default=True,
+        min_int8_agreement=0.5,
+    )
     return models_dir
 
 

@@ -38,7 +38,9 @@ def test_version_folder_is_complete(tiny_model_version: Path) -> None:
     assert version.manifest["training_config"]["max_steps"] == 6
     assert set(version.thresholds) <= {"dissatisfaction", "escalation_risk"}
     assert version.routing, "export copies the routing table into the version"
-    assert (tiny_model_version.parent / mv.DEFAULT_POINTER_FILE).read_text().strip() == tiny_model_version.name
+    assert (
+        tiny_model_version.parent / mv.DEFAULT_POINTER_FILE
+    ).read_text().strip() == tiny_model_version.name
 
 
 def test_onnx_fp32_matches_torch(tiny_run: Path, tiny_model_version: Path) -> None:
@@ -63,7 +65,9 @@ def test_int8_graph_runs_with_dynamic_axes(tiny_model_version: Path) -> None:
         assert all(o.shape[0] == len(texts) for o in outputs)
     metrics = json.loads((tiny_model_version / mv.METRICS_FILE).read_text())
     assert min(metrics["int8_vs_fp32_dev_argmax_agreement"].values()) >= 0.5
-    assert (tiny_model_version / mv.ONNX_INT8_FILE).stat().st_size < (tiny_model_version / mv.ONNX_FP32_FILE).stat().st_size
+    assert (tiny_model_version / mv.ONNX_INT8_FILE).stat().st_size < (
+        tiny_model_version / mv.ONNX_FP32_FILE
+    ).stat().st_size
 
 
 def test_versions_are_immutable(tiny_run: Path, tiny_model_version: Path) -> None:

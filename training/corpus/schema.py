@@ -17,14 +17,17 @@ def load_label_schema(path: Path = SCHEMA_PATH) -> dict[str, list[str]]:
     return schema
 
 
-def record_problems(record: dict[str, Any], schema: dict[str, list[str]], require_all_heads: bool) -> list[str]:
+def record_problems(
+    record: dict[str, Any], schema: dict[str, list[str]], require_all_heads: bool
+) -> list[str]:
     """Everything wrong with one corpus record, as readable messages (empty when valid)."""
     problems = []
     if not isinstance(record.get("id"), str) or not record["id"]:
         problems.append("missing 'id'")
     has_text = isinstance(record.get("text"), str) and bool(record["text"].strip())
     dialogue = record.get("dialogue")
-    has_dialogue = isinstance(dialogue, list) and len(dialogue) > 0
+    dialogue = dialogue if isinstance(dialogue, list) else []
+    has_dialogue = len(dialogue) > 0
     if has_text == has_dialogue:
         problems.append("needs exactly one of a non-empty 'text' or 'dialogue'")
     if has_dialogue:

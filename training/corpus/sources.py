@@ -77,7 +77,9 @@ def taobao_dialogues() -> Iterator[dict[str, Any]]:
         seen.add(key)
         # Roles alternate back from the final agent reply.
         n = len(texts)
-        turns = [{"role": "agent" if (n - 1 - i) % 2 == 0 else "customer", "text": t} for i, t in enumerate(texts)]
+        turns = [
+            {"role": "agent" if (n - 1 - i) % 2 == 0 else "customer", "text": t} for i, t in enumerate(texts)
+        ]
         yield {"id": stable_id("taobao-dlg", key), "source": "taobao_dev_dialogue", "dialogue": turns}
 
 

@@ -38,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(f"line {n}: invalid JSON ({exc})")
             continue
         if "labels" not in row:
-            row = {"id": row.get("id"), **pool.get(row.get("id"), {}), "labels": {h: row.get(h) for h in schema}}
+            row = {
+                "id": row.get("id"),
+                **pool.get(row.get("id"), {}),
+                "labels": {h: row.get(h) for h in schema},
+            }
         if args.pool and row.get("id") not in pool:
             errors.append(f"line {n}: id {row.get('id')!r} is not in the pool")
         if row.get("id") in seen:

@@ -1,0 +1,156 @@
+"""Assembles annotated batches into the corpus: ``python -m training.corpus.build``.
+
+Joins pool cases with their labels and adds the written cases, drops exact duplicates,
+groups cases that share an utterance or are near-duplicates (so no dialogue or its
+copies straddles splits), and writes stratified ``train/dev/test.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from service.cases import case_to_text
+from training.corpus.checks import near_duplicate_pairs
+from training.corpus.dataset import SPLITS, read_jsonl, write_jsonl
+from training.corpus.reserved import load_reserved, normalize_utterance, touches_reserved
+from training.corpus.schema import load_label_schema
+from training.corpus.sources import case_turn_texts
+
+logger = logging.getLogger(__name__)
+
+ANNOTATION_DIR = Path("data/annotation")
+CORPUS_DIR = Path("data/corpus")
+SPLIT_SHARES = {"train": 0.8, "dev": 0.1, "test": 0.1}
+CASE_FIELDS = ("id", "source", "industry", "text", "dialogue")
+
+
+def labeled_real_cases(annotation_dir: Path, heads: list[str]) -> list[dict[str, Any]]:
+    records = []
+    for label_file in sorted((annotation_dir / "labels").glob("*.jsonl")):
+        pool = {c["id"]: c for c in read_jsonl(annotation_dir / "pool" / label_file.name)}
+        for row in read_jsonl(label_file):
+            if row["id"] not in pool:
+                raise ValueError(f"{label_file}: id {row['id']!r} is not in the matching pool file")
+            case = pool[row["id"]]
+            record = {k: case[k] for k in CASE_FIELDS if k in case}
+            record["labels"] = {h: row[h] for h in heads}
+            record["note"] = row.get("note", "")
+            records.append(record)
+    return records
+
+
+def written_cases(annotation_dir: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted((annotation_dir / "written").glob("*.jsonl")):
+        for row in read_jsonl(path):
+            record = {k: row[k] for k in CASE_FIELDS if k in row}
+            record["labels"] = row["labels"]
+            record["note"] = row.get("note", "")
+            records.append(record)
+    return records
+
+
+class UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        self.parent[self.find(i)] = self.find(j)
+
+
+def drop_exact_duplicates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    kept = []
+    for r in records:
+        key = normalize_utterance(case_to_text(r)[0])
+        if key not in seen:
+            seen.add(key)
+            kept.append(r)
+    logger.info("dropped %d exact duplicates", len(records) - len(kept))
+    return kept
+
+
+def assign_groups(records: list[dict[str, Any]]) -> None:
+    """Cases sharing a customer utterance (min 6 chars) or nearly identical land in one group."""
+    uf = UnionFind(len(records))
+    owner: dict[str, int] = {}
+    for i, r in enumerate(records):
+        for turn in case_turn_texts(r):
+            key = normalize_utterance(turn)
+            if len(key) >= 6:
+                uf.union(i, owner.setdefault(key, i))
+    for i, j, _ in near_duplicate_pairs([case_to_text(r)[0] for r in records]):
+        uf.union(i, j)
+    for i, r in enumerate(records):
+        r["group"] = records[uf.find(i)]["id"]
+
+
+def stratified_split(records: list[dict[str, Any]], seed: int) -> dict[str, list[dict[str, Any]]]:
+    """Splits whole groups, stratified by (real or written, dissatisfaction of the group's first case)."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[r["group"]].append(r)
+    strata: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for gid, members in sorted(groups.items()):
+        first = members[0]
+        strata[
+            ((first.get("source") == "written" and "written") or "real", first["labels"]["dissatisfaction"])
+        ].append(gid)
+    rng = random.Random(seed)
+    splits: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    for key in sorted(strata):
+        gids = strata[key]
+        rng.shuffle(gids)
+        n_dev = round(len(gids) * SPLIT_SHARES["dev"])
+        n_test = round(len(gids) * SPLIT_SHARES["test"])
+        chosen = {"dev": gids[:n_dev], "test": gids[n_dev : n_dev + n_test], "train": gids[n_dev + n_test :]}
+        for split, ids in chosen.items():
+            splits[split].extend(r for gid in ids for r in groups[gid])
+    for rows in splits.values():
+        rows.sort(key=lambda r: r["id"])
+    return splits
+
+
+def build(annotation_dir: Path, out_dir: Path, seed: int = 2026) -> dict[str, int]:
+    heads = list(load_label_schema())
+    reserved = load_reserved()
+    real = [
+        r
+        for r in labeled_real_cases(annotation_dir, heads)
+        if not touches_reserved(case_turn_texts(r), reserved)
+    ]
+    records = drop_exact_duplicates(real + written_cases(annotation_dir))
+    assign_groups(records)
+    splits = stratified_split(records, seed)
+    for split, rows in splits.items():
+        write_jsonl(out_dir / f"{split}.jsonl", rows)
+    return {s: len(rows) for s, rows in splits.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--annotations", type=Path, default=ANNOTATION_DIR)
+    parser.add_argument("--output", type=Path, default=CORPUS_DIR)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sizes = build(args.annotations, args.output, args.seed)
+    sys.stdout.write(json.dumps(sizes) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
