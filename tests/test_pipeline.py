@@ -94,3 +94,32 @@ def test_case_missing_heads_adds_no_loss(tiny_corpus_dir: Path) -> None:
     ids = label_ids(corpus["train"], heads)
     partial = list(corpus["train"]["id"]).index("tiny-partial")
     assert ids["emotion"][partial] == IGNORE_INDEX and ids["category"][partial] != IGNORE_INDEX
+
+
+def test_distillation_loss_vanishes_when_student_matches_teacher() -> None:
+    from training.train import distillation_loss
+
+    teacher = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    assert distillation_loss(torch.log(teacher), teacher, temperature=2.0).item() == pytest.approx(
+        0.0, abs=1e-6
+    )
+    assert distillation_loss(torch.zeros(2, 3), teacher, temperature=2.0).item() > 0.01
+
+
+def test_shallow_student_distils_from_a_version(
+    tiny_run: Path, tiny_model_version: Path, tmp_path: Path
+) -> None:
+    config = TrainConfig.from_file(tiny_run / "best" / "train_config.json")
+    student = TrainConfig.from_dict(
+        {
+            **config.to_dict(),
+            "output_dir": str(tmp_path / "student"),
+            "num_layers": 1,
+            "teacher": str(tiny_model_version),
+            "distill_weight": 0.7,
+        }
+    )
+    state = train(student)
+    assert state["best_step"] is not None
+    model = MultiHeadClassifier.load(tmp_path / "student" / "best")
+    assert model.encoder.config.num_hidden_layers == 1

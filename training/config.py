@@ -20,6 +20,9 @@ class TrainConfig:
         base_model: a transformers model folder (``kesu base-model`` writes one) or a hub id.
         data_dir: corpus folder with ``train/dev/test.jsonl`` (see ``training.corpus.dataset``).
         output_dir: run folder; the best checkpoint goes to ``<output_dir>/best``.
+        num_layers: keep only the base model's first layers (a shallower student).
+        teacher: a model version folder; its fp32 probabilities on the train split become soft
+            targets, mixed with the gold loss by ``distill_weight`` at ``distill_temperature``.
     """
 
     base_model: str
@@ -41,6 +44,9 @@ class TrainConfig:
     head_loss_weights: dict[str, float] = field(default_factory=dict)
     num_layers: int | None = None
     freeze_embeddings: bool = False
+    teacher: str | None = None
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -70,6 +76,10 @@ class TrainConfig:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
         if self.num_layers is not None and self.num_layers <= 0:
             raise ValueError(f"num_layers must be positive when set, got {self.num_layers}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight}")
+        if self.distill_temperature <= 0:
+            raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if any(w < 0 for w in self.head_loss_weights.values()):
             raise ValueError(f"head_loss_weights must be non-negative, got {self.head_loss_weights}")
 

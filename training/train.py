@@ -133,6 +133,25 @@ def dev_scores(probs: dict[str, np.ndarray], labels: dict[str, np.ndarray]) -> d
     return scores
 
 
+def teacher_probabilities(teacher: str, split: Dataset) -> dict[str, torch.Tensor]:
+    """The teacher version's fp32 probabilities on ``split``, per head, in split order."""
+    from service.model_version import load_model_version
+    from service.predictor import Predictor
+
+    predictor = Predictor(load_model_version(teacher), precision="fp32")
+    probs = predictor.probabilities(list(zip(split["model_input"], split["is_dialogue"], strict=True)))
+    return {h: torch.tensor(p, dtype=torch.float32) for h, p in probs.items()}
+
+
+def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) at ``temperature``, scaled by T² so its gradients match the gold loss."""
+    # Soften the teacher by re-tempering its log-probabilities, as its logits are not kept.
+    soft_teacher = torch.softmax(torch.log(teacher_probs.clamp_min(1e-8)) / temperature, dim=-1)
+    log_student = torch.log_softmax(logits / temperature, dim=-1)
+    kl = torch.nn.functional.kl_div(log_student, soft_teacher, reduction="batchmean")
+    return kl * temperature**2
+
+
 def build_optimizer(model: MultiHeadClassifier, config: TrainConfig) -> torch.optim.Optimizer:
     if config.freeze_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
@@ -171,6 +190,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     }
     losses = {h: torch.nn.CrossEntropyLoss(weight=weights[h], ignore_index=IGNORE_INDEX) for h in heads}
     head_weight = {h: config.head_loss_weights.get(h, 1.0) for h in heads}
+    soft_targets = teacher_probabilities(config.teacher, corpus["train"]) if config.teacher else None
+    gold_share = 1.0 - config.distill_weight if soft_targets else 1.0
 
     steps_per_epoch = math.ceil(len(train_batches) / config.batch_size)
     total_steps = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
@@ -193,12 +214,18 @@ def train(config: TrainConfig) -> dict[str, Any]:
             outputs = model(input_ids, mask)
             loss = sum(
                 (
-                    head_weight[h] * losses[h](logits, targets[h])
+                    head_weight[h] * gold_share * losses[h](logits, targets[h])
                     for h, logits in zip(heads, outputs, strict=True)
                     if (targets[h] != IGNORE_INDEX).any()
                 ),
                 start=torch.zeros(()),
             )
+            if soft_targets is not None:
+                for h, logits in zip(heads, outputs, strict=True):
+                    soft = soft_targets[h][indices]
+                    loss = loss + head_weight[h] * config.distill_weight * distillation_loss(
+                        logits, soft, config.distill_temperature
+                    )
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
