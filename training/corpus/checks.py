@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -54,13 +55,19 @@ def exact_duplicates(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]
     return pairs
 
 
+def fold_width(text: str) -> str:
+    # Full- and half-width punctuation and letters are the same text to a reader.
+    return unicodedata.normalize("NFKC", text).lower()
+
+
 def near_duplicate_pairs(
     texts: Sequence[str], threshold: float = NEAR_DUPLICATE_COSINE
 ) -> list[tuple[int, int, float]]:
     """Index pairs whose character 2–4-gram TF-IDF cosine reaches ``threshold``."""
     if len(texts) < 2:
         return []
-    matrix = TfidfVectorizer(analyzer="char", ngram_range=(2, 4), min_df=1).fit_transform(texts)
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(2, 4), preprocessor=fold_width)
+    matrix = vectorizer.fit_transform(texts)
     pairs = []
     block = 2000
     for start in range(0, matrix.shape[0], block):
