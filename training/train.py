@@ -242,6 +242,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
                     best_score = scores["mean_macro_f1"]
                     state.update(best_step=step, best_dev=scores)
                     save_checkpoint(model, config, tokenizer_path, out_dir / BEST_DIR)
+                # Written at every evaluation so a long run can be followed and survives a kill.
+                (out_dir / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
             if step >= total_steps:
                 break
     progress.close()
