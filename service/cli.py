@@ -3,7 +3,10 @@
 Plugins are entry points of group ``kesu.commands``, each a function
 ``add_X_command(subparsers)`` that registers a subparser and sets ``func``. A
 plugin that cannot be imported (e.g. torch is absent from the serving image) is
-skipped, so the serving commands always work.
+skipped, so the serving commands always work. Commands report a user error (a bad
+argument, a missing or existing file, a failed check) by raising ``CommandError``,
+``ValueError`` or ``OSError``: one line on stderr and exit status 1, the traceback
+only at ``--log-level DEBUG``.
 """
 
 from __future__ import annotations
@@ -193,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except CommandError as exc:
+    except (CommandError, ValueError, OSError) as exc:
+        logger.debug("kesu %s failed", args_list[0] if args_list else "", exc_info=True)
         sys.stderr.write(f"kesu: error: {exc}\n")
         return 1
     except KeyboardInterrupt:

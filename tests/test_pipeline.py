@@ -75,6 +75,28 @@ def test_versions_are_immutable(tiny_run: Path, tiny_model_version: Path) -> Non
         export_version(tiny_run / "best", tiny_model_version.parent, tiny_model_version.name)
 
 
+def test_export_failing_its_int8_check_is_a_clean_error(
+    tiny_run: Path, tiny_corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.cli import main
+
+    argv = ["export", "--checkpoint", str(tiny_run / "best"), "--version", "strict"]
+    argv += ["--models-dir", str(tmp_path), "--data", str(tiny_corpus_dir), "--min-int8-agreement", "1.01"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kesu: error: int8 and fp32 agree on") and "nothing was written" in err
+    assert not (tmp_path / "strict").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_export_of_a_missing_checkpoint_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.cli import main
+
+    assert main(["export", "--checkpoint", str(tmp_path / "nope"), "--version", "x"]) == 1
+    assert "is not a training checkpoint" in capsys.readouterr().err
+
+
 def test_training_is_reproducible(tiny_run: Path, tmp_path: Path) -> None:
     config = TrainConfig.from_file(tiny_run / "best" / "train_config.json")
     again = TrainConfig.from_dict({**config.to_dict(), "output_dir": str(tmp_path / "again")})

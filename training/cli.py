@@ -127,18 +127,22 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from training.export import export_version
+    from service.cli import CommandError
+    from training.export import ExportCheckError, export_version
 
     if not (args.checkpoint / "train_config.json").is_file():
         raise FileNotFoundError(f"{args.checkpoint} is not a training checkpoint (no train_config.json)")
-    path = export_version(
-        args.checkpoint,
-        args.models_dir,
-        args.version,
-        data_dir=args.data,
-        set_default=args.set_default,
-        keep_fp32=not args.no_fp32,
-        min_int8_agreement=args.min_int8_agreement,
-    )
+    try:
+        path = export_version(
+            args.checkpoint,
+            args.models_dir,
+            args.version,
+            data_dir=args.data,
+            set_default=args.set_default,
+            keep_fp32=not args.no_fp32,
+            min_int8_agreement=args.min_int8_agreement,
+        )
+    except ExportCheckError as exc:
+        raise CommandError(f"{exc}; nothing was written (see --min-int8-agreement)") from exc
     sys.stdout.write(f"{path}\n")
     return 0

@@ -46,6 +46,12 @@ PARITY_TEXTS = (
     "客户：短信发不出去 客服：请换个手机试试 客户：那好吧",
     "这个多少钱",
 )
+
+
+class ExportCheckError(RuntimeError):
+    """The exported graphs failed a parity or agreement check; no version was written."""
+
+
 LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime", "tokenizers", "datasets", "numpy")
 
 
@@ -117,7 +123,7 @@ def check_fp32_parity(
     for head, ref, got in zip(model.head_labels, reference, exported, strict=True):
         worst = max(worst, float(np.abs(ref - got).max()))
         if not np.allclose(ref, got, atol=PARITY_ATOL, rtol=PARITY_RTOL):
-            raise RuntimeError(
+            raise ExportCheckError(
                 f"ONNX fp32 logits of head {head!r} differ from torch by {np.abs(ref - got).max():.2e}"
             )
     return worst
@@ -226,7 +232,12 @@ def export_version(
             agreement = {h: float((p32[h].argmax(1) == p8[h].argmax(1)).mean()) for h in heads}
             metrics["int8_vs_fp32_dev_argmax_agreement"] = agreement
             if min(agreement.values()) < min_int8_agreement:
-                raise RuntimeError(f"int8 agrees with fp32 on too few dev cases: {agreement}")
+                worst = min(agreement, key=agreement.__getitem__)
+                raise ExportCheckError(
+                    f"int8 and fp32 agree on {agreement[worst]:.3f} of dev cases for head {worst!r},"
+                    f" below the required {min_int8_agreement}; per head: "
+                    + ", ".join(f"{h} {a:.3f}" for h, a in agreement.items())
+                )
             thresholds = tune_thresholds(p8, {h: list(dev[h]) for h in heads}, heads)
             data_hash = corpus_hash(data_dir)
         state_path = checkpoint / STATE_FILE
