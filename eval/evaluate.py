@@ -147,16 +147,21 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{report['data']['n']} cases. Macro-F1 per head;"
         " binary F1 for any dissatisfaction and for escalation `yes`.",
         "",
-        "| figure | model | target | met |" + "".join(f" {b} |" for b in report.get("baselines", {})),
-        "|---|---|---|---|" + "---|" * len(report.get("baselines", {})),
+        "| figure | model | target | met | margin over best baseline |"
+        + "".join(f" {b} |" for b in report.get("baselines", {})),
+        "|---|---|---|---|---|" + "---|" * len(report.get("baselines", {})),
     ]
     baseline_figures = {b: headline(r) for b, r in report.get("baselines", {}).items()}
     for key, value in report["headline"].items():
         target = report["targets"].get(key)
+        # The smallest lead is the lead over the strongest baseline.
+        leads = report.get("margins_over_baselines", {}).get(key, {})
+        closest = min(leads, key=leads.__getitem__) if leads else None
         cells = [
             f"{value:.3f}",
             f"{target['target']:.2f}" if target else "–",
             ("yes" if target["met"] else "**no**") if target else "–",
+            f"{leads[closest]:+.3f} ({closest})" if closest else "–",
         ]
         cells += [
             f"{baseline_figures[b][key]:.3f}" if key in baseline_figures[b] else "–" for b in baseline_figures

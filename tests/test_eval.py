@@ -52,7 +52,10 @@ def test_eval_writes_report_with_baselines(
     assert {"tfidf_logreg", "snownlp_sentiment"} <= set(report["baselines"])
     assert "dissatisfaction.macro_f1" in report["margins_over_baselines"]
     assert (tmp_path / "r" / "confusion_category.png").stat().st_size > 1000
-    assert "| dissatisfaction.macro_f1 |" in (tmp_path / "r" / "report.md").read_text()
+    markdown = (tmp_path / "r" / "report.md").read_text()
+    assert "| dissatisfaction.macro_f1 |" in markdown and "margin over best baseline" in markdown
+    lead = min(report["margins_over_baselines"]["dissatisfaction.macro_f1"].values())
+    assert f"{lead:+.3f} (" in markdown
 
 
 def test_unknown_split_is_a_clear_error(tiny_corpus_dir: Path) -> None:
