@@ -243,14 +243,18 @@ def train(config: TrainConfig) -> dict[str, Any]:
                     state.update(best_step=step, best_dev=scores)
                     save_checkpoint(model, config, tokenizer_path, out_dir / BEST_DIR)
                 # Written at every evaluation so a long run can be followed and survives a kill.
-                (out_dir / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+                write_state(out_dir, state)
             if step >= total_steps:
                 break
     progress.close()
     state["train_seconds"] = round(time.time() - started, 1)
-    (out_dir / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    write_state(out_dir, state)
     shutil.copy(out_dir / STATE_FILE, out_dir / BEST_DIR / STATE_FILE)
     return state
+
+
+def write_state(out_dir: Path, state: dict[str, Any]) -> None:
+    (out_dir / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
 
 
 def save_checkpoint(
