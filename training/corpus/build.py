@@ -1,8 +1,10 @@
 """Assembles annotated batches into the corpus: ``python -m training.corpus.build``.
 
 Joins pool cases with their labels and adds the written cases, drops exact duplicates,
-groups cases that share an utterance or are near-duplicates (so no dialogue or its
-copies straddles splits), and writes stratified ``train/dev/test.jsonl``.
+applies the adjudicated label corrections, groups cases that share an utterance or are
+near-duplicates (so no dialogue or its copies straddles splits), and writes stratified
+``train/dev/test.jsonl``. A published split is never reshuffled: cases already in the output
+folder keep their split, and only new groups are split (``--reshuffle`` starts over).
 """
 
 from __future__ import annotations
@@ -44,6 +46,28 @@ def labeled_real_cases(annotation_dir: Path, heads: list[str]) -> list[dict[str,
             record["note"] = row.get("note", "")
             records.append(record)
     return records
+
+
+def apply_corrections(records: list[dict[str, Any]], corrections_path: Path) -> int:
+    """Sets each adjudicated label; the recorded ``from`` label must be the one being replaced."""
+    if not corrections_path.exists():
+        return 0
+    by_id = {r["id"]: r for r in records}
+    applied = 0
+    for row in read_jsonl(corrections_path):
+        record = by_id.get(row["id"])
+        if record is None:
+            raise ValueError(f"{corrections_path}: id {row['id']!r} is not in the corpus")
+        current = record["labels"][row["head"]]
+        if current not in (row["from"], row["to"]):
+            raise ValueError(
+                f"{corrections_path}: {row['id']} {row['head']} is {current!r}, "
+                f"correction expects {row['from']!r}"
+            )
+        record["labels"][row["head"]] = row["to"]
+        applied += 1
+    logger.info("applied %d label corrections", applied)
+    return applied
 
 
 def written_cases(annotation_dir: Path) -> list[dict[str, Any]]:
@@ -124,7 +148,46 @@ def stratified_split(records: list[dict[str, Any]], seed: int) -> dict[str, list
     return splits
 
 
-def build(annotation_dir: Path, out_dir: Path, seed: int = 2026) -> dict[str, int]:
+def published_splits(out_dir: Path) -> dict[str, str]:
+    """The split of every case already written to ``out_dir`` (empty when nothing is there)."""
+    return {
+        r["id"]: split
+        for split in SPLITS
+        if (out_dir / f"{split}.jsonl").exists()
+        for r in read_jsonl(out_dir / f"{split}.jsonl")
+    }
+
+
+def split_keeping_published(
+    records: list[dict[str, Any]], published: dict[str, str], seed: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Published cases stay put; a new case joins its group's split, or new groups are split afresh.
+
+    A new case that would tie groups of two different splits together is dropped, since
+    keeping it would leak one split into another.
+    """
+    while True:
+        assign_groups(records)
+        group_splits: dict[str, set[str]] = defaultdict(set)
+        for r in records:
+            if r["id"] in published:
+                group_splits[r["group"]].add(published[r["id"]])
+        bridges = {r["id"] for r in records if r["id"] not in published and len(group_splits[r["group"]]) > 1}
+        if not bridges:
+            break
+        logger.info("dropped %d new cases that tie published splits together", len(bridges))
+        records = [r for r in records if r["id"] not in bridges]
+    fresh = [r for r in records if not group_splits[r["group"]]]
+    splits = stratified_split(fresh, seed)
+    for r in records:
+        if group_splits[r["group"]]:
+            splits[next(iter(group_splits[r["group"]]))].append(r)
+    for rows in splits.values():
+        rows.sort(key=lambda r: r["id"])
+    return splits
+
+
+def build(annotation_dir: Path, out_dir: Path, seed: int = 2026, reshuffle: bool = False) -> dict[str, int]:
     heads = list(load_label_schema())
     reserved = load_reserved()
     real = [
@@ -132,9 +195,16 @@ def build(annotation_dir: Path, out_dir: Path, seed: int = 2026) -> dict[str, in
         for r in labeled_real_cases(annotation_dir, heads)
         if not touches_reserved(case_turn_texts(r), reserved)
     ]
-    records = drop_exact_duplicates(real + written_cases(annotation_dir))
-    assign_groups(records)
-    splits = stratified_split(records, seed)
+    published = {} if reshuffle else published_splits(out_dir)
+    # Published cases come first so an exact duplicate never pushes one out of its split.
+    records = sorted(real + written_cases(annotation_dir), key=lambda r: r["id"] not in published)
+    records = drop_exact_duplicates(records)
+    apply_corrections(records, annotation_dir / "corrections.jsonl")
+    if published:
+        splits = split_keeping_published(records, published, seed)
+    else:
+        assign_groups(records)
+        splits = stratified_split(records, seed)
     for split, rows in splits.items():
         write_jsonl(out_dir / f"{split}.jsonl", rows)
     return {s: len(rows) for s, rows in splits.items()}
@@ -145,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--annotations", type=Path, default=ANNOTATION_DIR)
     parser.add_argument("--output", type=Path, default=CORPUS_DIR)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--reshuffle", action="store_true", help="split every case afresh, ignoring published splits"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    sizes = build(args.annotations, args.output, args.seed)
+    sizes = build(args.annotations, args.output, args.seed, args.reshuffle)
     sys.stdout.write(json.dumps(sizes) + "\n")
     return 0
 

