@@ -18,7 +18,7 @@ import numpy as np
 
 from service.cases import case_to_text
 from service.model_version import load_model_version
-from service.predictor import Predictor
+from service.predictor import Predictor, bucketed_probabilities
 from training.corpus.dataset import read_jsonl
 
 logger = logging.getLogger(__name__)
@@ -71,21 +71,23 @@ def throughput(run: Runner, inputs: Sequence[tuple[str, bool]], batches: int) ->
 
 
 def torch_runner(checkpoint: Path, max_length: int) -> Runner:
+    """The torch checkpoint behind the service's own length bucketing, so only the runtime differs."""
     import torch
 
-    from service.encoding import CaseEncoder
+    from service.encoding import CaseEncoder, EncodedBatch
     from training.model import MultiHeadClassifier
 
     model = MultiHeadClassifier.load(checkpoint)
     encoder = CaseEncoder.from_file(checkpoint / "tokenizer.json", max_length)
+    label_counts = [len(labels) for labels in model.head_labels.values()]
+
+    def forward(batch: EncodedBatch) -> list[np.ndarray]:
+        with torch.inference_mode():
+            logits = model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
+            return [torch.softmax(x, -1).numpy() for x in logits]
 
     def run(inputs: Sequence[tuple[str, bool]]) -> object:
-        batch = encoder.encode([t for t, _ in inputs], keep_end=[d for _, d in inputs])
-        with torch.inference_mode():
-            return [
-                torch.softmax(x, -1)
-                for x in model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
-            ]
+        return bucketed_probabilities(encoder, inputs, forward, label_counts, THROUGHPUT_BATCH * 2)
 
     return run
 
@@ -101,7 +103,7 @@ def bench(
         runners["torch_fp32"] = torch_runner(checkpoint, version.max_length)
     for precision in ("fp32", "int8"):
         if version.onnx_path(precision).is_file():
-            runners[f"onnx_{precision}"] = Predictor(version, precision=precision).predict
+            runners[f"onnx_{precision}"] = Predictor(version, precision=precision).probabilities
         else:
             logger.warning("%s has no %s graph; skipping it", model_dir, precision)
     results: dict[str, Any] = {"model": version.name, "runtimes": {}}

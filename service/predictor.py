@@ -8,7 +8,7 @@ Everything about heads and labels comes from the version folder; the graph takes
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +78,34 @@ def bucket_width(length: int) -> int:
     return next((w for w in BUCKET_WIDTHS if length <= w), length)
 
 
+def bucketed_probabilities(
+    encoder: CaseEncoder,
+    inputs: Sequence[ModelInput],
+    run: Callable[[EncodedBatch], list[np.ndarray]],
+    label_counts: Sequence[int],
+    max_run_batch: int,
+) -> list[np.ndarray]:
+    """Probabilities per head [n_inputs, n_labels] in input order, from ``run`` on length buckets.
+
+    Rows are grouped by token length and run in chunks of at most ``max_run_batch``; the
+    benchmark gives torch the same batches through this function, so runtimes compare fairly.
+    """
+    probs = [np.zeros((len(inputs), n)) for n in label_counts]
+    content = encoder.content_ids([text for text, _ in inputs])
+    budget = encoder.max_length - 2
+    buckets: dict[int, list[int]] = {}
+    for i, ids in enumerate(content):
+        buckets.setdefault(bucket_width(min(len(ids), budget) + 2), []).append(i)
+    for width in sorted(buckets):
+        members = buckets[width]
+        for start in range(0, len(members), max_run_batch):
+            chunk = members[start : start + max_run_batch]
+            batch = encoder.pack([content[i] for i in chunk], [inputs[i][1] for i in chunk])
+            for head_probs, chunk_probs in zip(probs, run(batch), strict=True):
+                head_probs[chunk] = chunk_probs
+    return probs
+
+
 class Predictor:
     """Classifies model input strings with a version's ONNX graph and fast tokenizer."""
 
@@ -128,24 +156,10 @@ class Predictor:
         return [softmax(logits) for logits in self.session.run(self.output_names, feeds)]
 
     def probabilities(self, inputs: Sequence[ModelInput]) -> dict[str, np.ndarray]:
-        """Softmax probabilities per head, [n_inputs, n_labels] in input order.
-
-        Rows are grouped by token length and run in chunks of at most ``max_run_batch``.
-        """
-        probs = {head: np.zeros((len(inputs), len(labels))) for head, labels in self.heads.items()}
-        content = self.encoder.content_ids([text for text, _ in inputs])
-        budget = self.encoder.max_length - 2
-        buckets: dict[int, list[int]] = {}
-        for i, ids in enumerate(content):
-            buckets.setdefault(bucket_width(min(len(ids), budget) + 2), []).append(i)
-        for width in sorted(buckets):
-            members = buckets[width]
-            for start in range(0, len(members), self.max_run_batch):
-                chunk = members[start : start + self.max_run_batch]
-                batch = self.encoder.pack([content[i] for i in chunk], [inputs[i][1] for i in chunk])
-                for head, chunk_probs in zip(self.heads, self._run(batch), strict=True):
-                    probs[head][chunk] = chunk_probs
-        return probs
+        """Softmax probabilities per head, [n_inputs, n_labels] in input order."""
+        label_counts = [len(labels) for labels in self.heads.values()]
+        probs = bucketed_probabilities(self.encoder, inputs, self._run, label_counts, self.max_run_batch)
+        return dict(zip(self.heads, probs, strict=True))
 
     def predict(self, inputs: Sequence[ModelInput]) -> list[Prediction]:
         """Predictions in input order, thresholds applied."""
