@@ -64,7 +64,7 @@ def test_new_cases_never_move_published_ones(annotation_dir: Path, tmp_path: Pat
 
 def test_corrections_set_the_adjudicated_label(annotation_dir: Path, tmp_path: Path) -> None:
     write(
-        annotation_dir / "corrections.jsonl",
+        annotation_dir / "corrections" / "review.jsonl",
         [{"id": "w-a-0002", "head": "category", "from": "logistics", "to": "billing", "reason": "test"}],
     )
     out = tmp_path / "corpus"
@@ -76,7 +76,7 @@ def test_corrections_set_the_adjudicated_label(annotation_dir: Path, tmp_path: P
 
 def test_a_correction_that_does_not_match_the_corpus_is_refused(annotation_dir: Path, tmp_path: Path) -> None:
     write(
-        annotation_dir / "corrections.jsonl",
+        annotation_dir / "corrections" / "review.jsonl",
         [{"id": "w-a-0002", "head": "category", "from": "other", "to": "billing", "reason": "test"}],
     )
     with pytest.raises(ValueError, match="w-a-0002 category is 'logistics'"):

@@ -1,7 +1,7 @@
 """Assembles annotated batches into the corpus: ``python -m training.corpus.build``.
 
 Joins pool cases with their labels and adds the written cases, drops exact duplicates,
-applies the adjudicated label corrections, groups cases that share an utterance or are
+applies the label corrections (``corrections/*.jsonl``), groups cases that share an utterance or are
 near-duplicates (so no dialogue or its copies straddles splits), and writes stratified
 ``train/dev/test.jsonl``. A published split is never reshuffled: cases already in the output
 folder keep their split, and only new groups are split (``--reshuffle`` starts over).
@@ -48,13 +48,16 @@ def labeled_real_cases(annotation_dir: Path, heads: list[str]) -> list[dict[str,
     return records
 
 
-def apply_corrections(records: list[dict[str, Any]], corrections_path: Path) -> int:
-    """Sets each adjudicated label; the recorded ``from`` label must be the one being replaced."""
-    if not corrections_path.exists():
-        return 0
+def apply_corrections(records: list[dict[str, Any]], corrections_dir: Path) -> int:
+    """Sets each corrected label, file by file in name order.
+
+    The recorded ``from`` label must be the one being replaced, so a correction written
+    against other labels than the corpus has is refused rather than silently applied.
+    """
     by_id = {r["id"]: r for r in records}
     applied = 0
-    for row in read_jsonl(corrections_path):
+    rows = [(path, row) for path in sorted(corrections_dir.glob("*.jsonl")) for row in read_jsonl(path)]
+    for corrections_path, row in rows:
         record = by_id.get(row["id"])
         if record is None:
             raise ValueError(f"{corrections_path}: id {row['id']!r} is not in the corpus")
@@ -190,16 +193,15 @@ def split_keeping_published(
 def build(annotation_dir: Path, out_dir: Path, seed: int = 2026, reshuffle: bool = False) -> dict[str, int]:
     heads = list(load_label_schema())
     reserved = load_reserved()
-    real = [
-        r
-        for r in labeled_real_cases(annotation_dir, heads)
-        if not touches_reserved(case_turn_texts(r), reserved)
-    ]
+    annotated = labeled_real_cases(annotation_dir, heads) + written_cases(annotation_dir)
+    apply_corrections(annotated, annotation_dir / "corrections")
     published = {} if reshuffle else published_splits(out_dir)
     # Published cases come first so an exact duplicate never pushes one out of its split.
-    records = sorted(real + written_cases(annotation_dir), key=lambda r: r["id"] not in published)
+    records = sorted(
+        (r for r in annotated if not touches_reserved(case_turn_texts(r), reserved)),
+        key=lambda r: r["id"] not in published,
+    )
     records = drop_exact_duplicates(records)
-    apply_corrections(records, annotation_dir / "corrections.jsonl")
     if published:
         splits = split_keeping_published(records, published, seed)
     else:
