@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def test_default_version_carries_everything_it_needs(shipped: mv.ModelVersion) -
 
 def test_default_version_serves_in_int8(shipped: mv.ModelVersion) -> None:
     dialogue = [{"role": "customer", "text": "我要退款"}, {"role": "agent", "text": "好的"}]
-    cases = [{"text": "快递五天了还没到，客服也不回消息"}, {"dialogue": dialogue}]
+    cases: list[dict[str, Any]] = [{"text": "快递五天了还没到，客服也不回消息"}, {"dialogue": dialogue}]
     predictions = Predictor(shipped, precision="int8").predict([case_to_text(c) for c in cases])
     assert len(predictions) == 2
     for prediction in predictions:
