@@ -18,7 +18,7 @@ import numpy as np
 
 from service.cases import case_to_text
 from service.model_version import load_model_version
-from service.predictor import Predictor, bucketed_probabilities
+from service.predictor import MAX_RUN_BATCH, Predictor, bucketed_probabilities
 from training.corpus.dataset import read_jsonl
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def torch_runner(checkpoint: Path, max_length: int) -> Runner:
             return [torch.softmax(x, -1).numpy() for x in logits]
 
     def run(inputs: Sequence[tuple[str, bool]]) -> object:
-        return bucketed_probabilities(encoder, inputs, forward, label_counts, THROUGHPUT_BATCH * 2)
+        return bucketed_probabilities(encoder, inputs, forward, label_counts, MAX_RUN_BATCH)
 
     return run
 

@@ -24,6 +24,7 @@ ModelInput = tuple[str, bool]
 
 # Rows are padded only up to the bucket they fall in, so short texts do not pay for long ones.
 BUCKET_WIDTHS = (16, 32, 64, 128, 256, 512)
+MAX_RUN_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class Predictor:
         version: ModelVersion,
         precision: str = "int8",
         intra_op_threads: int = 0,
-        max_run_batch: int = 64,
+        max_run_batch: int = MAX_RUN_BATCH,
     ) -> None:
         graph = version.onnx_path(precision)
         if not graph.is_file():

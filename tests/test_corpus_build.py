@@ -18,20 +18,26 @@ LABELS = {
     "emotion": "disappointment",
     "escalation_risk": "no",
 }
-TOPICS = ["快递", "退款", "发票", "客服", "屏幕", "积分", "会员", "账单", "安装", "保修"]
+# Distinct texts: no two share a 6+ character turn or come near the duplicate threshold.
+SUBJECTS = ["快递", "退款", "发票", "客服", "屏幕", "积分", "会员", "账单", "安装", "保修", "电池", "耳机"]
+PROBLEMS = ["一直没人处理", "说好的没兑现", "质量实在太差", "等了整整一周", "换了两次还坏", "扣费莫名其妙"]
 
 
-def written(n: int, prefix: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": f"{prefix}-{i:04d}",
-            "source": "written",
-            "industry": "telecom",
-            "text": f"第{i}号{TOPICS[i % len(TOPICS)]}问题{prefix}{'还没解决' * (i % 3 + 1)}，编号{i * 7919}",
-            "labels": dict(LABELS, dissatisfaction=["implicit", "none"][i % 2]),
-        }
-        for i in range(n)
-    ]
+def written(n: int, prefix: str, offset: int = 0) -> list[dict[str, Any]]:
+    cases = []
+    for i in range(n):
+        k = i + offset
+        subject, problem = SUBJECTS[k % len(SUBJECTS)], PROBLEMS[(k // len(SUBJECTS)) % len(PROBLEMS)]
+        cases.append(
+            {
+                "id": f"{prefix}-{i:04d}",
+                "source": "written",
+                "industry": "telecom",
+                "text": f"{subject}{problem}，订单{k * 7919 + 104729}，第{k}次找你们",
+                "labels": dict(LABELS, dissatisfaction=["implicit", "none"][k % 2]),
+            }
+        )
+    return cases
 
 
 def write(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -55,11 +61,39 @@ def test_new_cases_never_move_published_ones(annotation_dir: Path, tmp_path: Pat
     build(annotation_dir, out)
     before = splits_of(out)
     assert set(before.values()) == set(SPLITS)
-    write(annotation_dir / "written" / "b.jsonl", written(60, "w-b"))
+    write(annotation_dir / "written" / "b.jsonl", written(60, "w-b", offset=60))
     build(annotation_dir, out)
     after = splits_of(out)
     assert {i: after[i] for i in before} == before
-    assert len(after) == 120
+    new_splits = {after[i] for i in after if i.startswith("w-b")}
+    assert new_splits == set(SPLITS), "new groups are split afresh, into every split"
+    reshuffled = tmp_path / "reshuffled"
+    build(annotation_dir, reshuffled, reshuffle=True)
+    assert {i: splits_of(reshuffled)[i] for i in before} != before, "without the published splits they move"
+
+
+def test_a_new_case_tying_two_splits_together_is_dropped(annotation_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    build(annotation_dir, out)
+    published = splits_of(out)
+    texts = {r["id"]: r["text"] for r in written(60, "w-a")}
+    in_train = next(i for i, s in published.items() if s == "train")
+    in_test = next(i for i, s in published.items() if s == "test")
+    bridge = {
+        "id": "w-c-0000",
+        "source": "written",
+        "industry": "telecom",
+        "dialogue": [
+            {"role": "customer", "text": texts[in_train]},
+            {"role": "agent", "text": "抱歉，马上处理"},
+            {"role": "customer", "text": texts[in_test]},
+        ],
+        "labels": LABELS,
+    }
+    write(annotation_dir / "written" / "c.jsonl", [bridge])
+    build(annotation_dir, out)
+    assert "w-c-0000" not in splits_of(out)
+    assert splits_of(out) == published
 
 
 def test_corrections_set_the_adjudicated_label(annotation_dir: Path, tmp_path: Path) -> None:
@@ -80,4 +114,13 @@ def test_a_correction_that_does_not_match_the_corpus_is_refused(annotation_dir: 
         [{"id": "w-a-0002", "head": "category", "from": "other", "to": "billing", "reason": "test"}],
     )
     with pytest.raises(ValueError, match="w-a-0002 category is 'logistics'"):
+        build(annotation_dir, tmp_path / "corpus")
+
+
+def test_a_correction_to_an_unknown_label_is_refused(annotation_dir: Path, tmp_path: Path) -> None:
+    write(
+        annotation_dir / "corrections" / "review.jsonl",
+        [{"id": "w-a-0002", "head": "category", "from": "logistics", "to": "shipping", "reason": "test"}],
+    )
+    with pytest.raises(ValueError, match="'category'='shipping' is not in the label schema"):
         build(annotation_dir, tmp_path / "corpus")

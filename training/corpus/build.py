@@ -23,7 +23,7 @@ from training.corpus.checks import near_duplicate_pairs
 from training.corpus.dataset import SPLITS, read_jsonl, write_jsonl
 from training.corpus.reserved import load_reserved, normalize_utterance, touches_reserved
 from training.corpus.schema import load_label_schema
-from training.corpus.sources import case_turn_texts
+from training.corpus.sources import case_turn_texts, utterance_keys
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,9 @@ def labeled_real_cases(annotation_dir: Path, heads: list[str]) -> list[dict[str,
     return records
 
 
-def apply_corrections(records: list[dict[str, Any]], corrections_dir: Path) -> int:
+def apply_corrections(
+    records: list[dict[str, Any]], corrections_dir: Path, schema: dict[str, list[str]]
+) -> int:
     """Sets each corrected label, file by file in name order.
 
     The recorded ``from`` label must be the one being replaced, so a correction written
@@ -61,6 +63,11 @@ def apply_corrections(records: list[dict[str, Any]], corrections_dir: Path) -> i
         record = by_id.get(row["id"])
         if record is None:
             raise ValueError(f"{corrections_path}: id {row['id']!r} is not in the corpus")
+        if row["to"] not in schema.get(row["head"], []):
+            raise ValueError(
+                f"{corrections_path}: {row['id']}: {row['head']!r}={row['to']!r} is not in the "
+                f"label schema (heads: {', '.join(schema)})"
+            )
         current = record["labels"][row["head"]]
         if current not in (row["from"], row["to"]):
             raise ValueError(
@@ -115,10 +122,8 @@ def assign_groups(records: list[dict[str, Any]]) -> None:
     uf = UnionFind(len(records))
     owner: dict[str, int] = {}
     for i, r in enumerate(records):
-        for turn in case_turn_texts(r):
-            key = normalize_utterance(turn)
-            if len(key) >= 6:
-                uf.union(i, owner.setdefault(key, i))
+        for key in utterance_keys(r):
+            uf.union(i, owner.setdefault(key, i))
     for i, j, _ in near_duplicate_pairs([case_to_text(r)[0] for r in records]):
         uf.union(i, j)
     for i, r in enumerate(records):
@@ -180,27 +185,35 @@ def split_keeping_published(
             break
         logger.info("dropped %d new cases that tie published splits together", len(bridges))
         records = [r for r in records if r["id"] not in bridges]
+    clashes = sorted(g for g, s in group_splits.items() if len(s) > 1)
+    if clashes:
+        raise ValueError(
+            f"published cases of different splits now fall in one group ({', '.join(clashes[:3])}): "
+            "drop one of the near-duplicates or rebuild with --reshuffle"
+        )
     fresh = [r for r in records if not group_splits[r["group"]]]
     splits = stratified_split(fresh, seed)
     for r in records:
-        if group_splits[r["group"]]:
-            splits[next(iter(group_splits[r["group"]]))].append(r)
+        if r["id"] in published:
+            splits[published[r["id"]]].append(r)
+        elif group_splits[r["group"]]:
+            (split,) = group_splits[r["group"]]
+            splits[split].append(r)
     for rows in splits.values():
         rows.sort(key=lambda r: r["id"])
     return splits
 
 
 def build(annotation_dir: Path, out_dir: Path, seed: int = 2026, reshuffle: bool = False) -> dict[str, int]:
-    heads = list(load_label_schema())
+    schema = load_label_schema()
     reserved = load_reserved()
-    annotated = labeled_real_cases(annotation_dir, heads) + written_cases(annotation_dir)
-    apply_corrections(annotated, annotation_dir / "corrections")
+    annotated = labeled_real_cases(annotation_dir, list(schema)) + written_cases(annotation_dir)
+    apply_corrections(annotated, annotation_dir / "corrections", schema)
     published = {} if reshuffle else published_splits(out_dir)
+    kept = [r for r in annotated if not touches_reserved(case_turn_texts(r), reserved)]
+    logger.info("dropped %d cases with a reserved utterance", len(annotated) - len(kept))
     # Published cases come first so an exact duplicate never pushes one out of its split.
-    records = sorted(
-        (r for r in annotated if not touches_reserved(case_turn_texts(r), reserved)),
-        key=lambda r: r["id"] not in published,
-    )
+    records = sorted(kept, key=lambda r: r["id"] not in published)
     records = drop_exact_duplicates(records)
     if published:
         splits = split_keeping_published(records, published, seed)

@@ -1,7 +1,9 @@
 """Draws the real-text annotation pool and splits it into annotation batches.
 
-Half of each source is drawn at random; the other half from candidates that contain
-a complaint hint word, so the rare labels appear often enough to learn. The hint words
+The first draw takes half of each source at random and half from candidates that contain
+a complaint hint word, so the rare labels appear often enough to learn. A topup draw reads
+cases not drawn before, two thirds of them containing a word typical of the categories the
+model confused. The hint words
 only choose what gets read: every label is assigned by an annotator reading the case.
 """
 
@@ -15,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from training.corpus.dataset import read_jsonl
-from training.corpus.reserved import normalize_utterance
-from training.corpus.sources import case_turn_texts, real_pool
+from training.corpus.sources import case_turn_texts, real_pool, utterance_keys
 
 logger = logging.getLogger(__name__)
 
@@ -122,15 +123,14 @@ def draw_real_sample(seed: int = 13) -> list[dict[str, Any]]:
 
 
 def draw_topup_sample(drawn_ids: set[str], drawn_texts: set[str], seed: int = 29) -> list[dict[str, Any]]:
-    """A second draw of cases not read before: two thirds with a topup hint word, the rest at random."""
+    """A further draw of cases not read before: two thirds with a topup hint word, the rest at random."""
     pools = dialogue_pools(seed)
     sample: list[dict[str, Any]] = []
     for source, quota in TOPUP_QUOTAS.items():
         fresh = [
             c
             for c in pools[source]
-            if c["id"] not in drawn_ids
-            and not any(normalize_utterance(t) in drawn_texts for t in case_turn_texts(c) if len(t) >= 6)
+            if c["id"] not in drawn_ids and not any(key in drawn_texts for key in utterance_keys(c))
         ]
         hinted = [c for c in fresh if has_hint(c, TOPUP_HINT_WORDS)]
         plain = [c for c in fresh if not has_hint(c, TOPUP_HINT_WORDS)]
@@ -144,34 +144,47 @@ def draw_topup_sample(drawn_ids: set[str], drawn_texts: set[str], seed: int = 29
 def write_batches(
     cases: list[dict[str, Any]], out_dir: Path, prefix: str, n_batches: int, first: int = 0
 ) -> list[Path]:
+    paths = [out_dir / f"{prefix}_{first + b:02d}.jsonl" for b in range(n_batches)]
+    taken = [str(p) for p in paths if p.exists()]
+    if taken:
+        raise ValueError(f"{', '.join(taken)} exist: a drawn batch is never overwritten")
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for b in range(n_batches):
-        path = out_dir / f"{prefix}_{first + b:02d}.jsonl"
-        if path.exists():
-            raise ValueError(f"{path} exists: a drawn batch is never overwritten")
+    for b, path in enumerate(paths):
         with path.open("w", encoding="utf-8") as f:
             for case in cases[b::n_batches]:
                 f.write(json.dumps(case, ensure_ascii=False) + "\n")
-        paths.append(path)
     return paths
 
 
+def next_batch_index(pool_dir: Path, prefix: str) -> int:
+    """One past the highest numbered ``<prefix>_NN.jsonl`` batch (0 when there is none)."""
+    numbers = [int(p.stem.rsplit("_", 1)[1]) for p in pool_dir.glob(f"{prefix}_*.jsonl")]
+    return max(numbers, default=-1) + 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m training.corpus.sampling topup``: draws unread real cases into new pool batches."""
-    parser = argparse.ArgumentParser(description="Draws a second batch of real cases for annotation.")
-    parser.add_argument("mode", choices=["topup"])
+    """``python -m training.corpus.sampling first|topup``: draws real cases into new pool batches."""
+    parser = argparse.ArgumentParser(
+        description="Draws real cases for annotation: the first pool (8 batches), or a topup of unread cases."
+    )
+    parser.add_argument("mode", choices=["first", "topup"])
     parser.add_argument("--annotations", type=Path, default=Path("data/annotation"))
-    parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=29)
+    parser.add_argument("--batches", type=int, help="number of batches (first: 8, topup: 5)")
+    parser.add_argument("--seed", type=int, help="shuffle seed (first: 13, topup: 29)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     pool_dir = args.annotations / "pool"
-    drawn = [case for path in sorted(pool_dir.glob("real_*.jsonl")) for case in read_jsonl(path)]
-    drawn_texts = {normalize_utterance(t) for case in drawn for t in case_turn_texts(case) if len(t) >= 6}
-    sample = draw_topup_sample({case["id"] for case in drawn}, drawn_texts, args.seed)
-    first = len(list(pool_dir.glob("real_*.jsonl")))
-    paths = write_batches(sample, pool_dir, "real", args.batches, first=first)
+    if args.mode == "first":
+        sample = draw_real_sample(13 if args.seed is None else args.seed)
+        batches = args.batches or 8
+    else:
+        drawn = [case for path in sorted(pool_dir.glob("real_*.jsonl")) for case in read_jsonl(path)]
+        drawn_texts = {key for case in drawn for key in utterance_keys(case)}
+        sample = draw_topup_sample(
+            {case["id"] for case in drawn}, drawn_texts, 29 if args.seed is None else args.seed
+        )
+        batches = args.batches or 5
+    paths = write_batches(sample, pool_dir, "real", batches, first=next_batch_index(pool_dir, "real"))
     sys.stdout.write("\n".join(str(p) for p in paths) + "\n")
     return 0
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from training.corpus.reserved import load_reserved, touches_reserved
+from training.corpus.reserved import load_reserved, normalize_utterance, touches_reserved
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,16 @@ def case_turn_texts(case: dict[str, Any]) -> list[str]:
     if case.get("dialogue"):
         return [t["text"] for t in case["dialogue"]]
     return [case["text"]]
+
+
+# Shorter turns (在吗, 好的, 谢谢) recur across unrelated cases and would tie them together.
+MIN_SHARED_UTTERANCE = 6
+
+
+def utterance_keys(case: dict[str, Any]) -> list[str]:
+    """The normalized turns long enough that two cases sharing one are copies of each other."""
+    keys = (normalize_utterance(t) for t in case_turn_texts(case))
+    return [k for k in keys if len(k) >= MIN_SHARED_UTTERANCE]
 
 
 def jieba_dictionary_words() -> list[str]:
