@@ -108,19 +108,19 @@ def test_corrections_set_the_adjudicated_label(annotation_dir: Path, tmp_path: P
     assert labels["w-a-0003"]["category"] == "logistics"
 
 
-def test_a_correction_that_does_not_match_the_corpus_is_refused(annotation_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("other", "billing", "w-a-0002 category is 'logistics'"),  # the corpus label is not the recorded one
+        ("logistics", "shipping", "'category'='shipping' is not in the label schema"),
+    ],
+)
+def test_a_wrong_correction_is_refused(
+    annotation_dir: Path, tmp_path: Path, old: str, new: str, message: str
+) -> None:
     write(
         annotation_dir / "corrections" / "review.jsonl",
-        [{"id": "w-a-0002", "head": "category", "from": "other", "to": "billing", "reason": "test"}],
+        [{"id": "w-a-0002", "head": "category", "from": old, "to": new, "reason": "test"}],
     )
-    with pytest.raises(ValueError, match="w-a-0002 category is 'logistics'"):
-        build(annotation_dir, tmp_path / "corpus")
-
-
-def test_a_correction_to_an_unknown_label_is_refused(annotation_dir: Path, tmp_path: Path) -> None:
-    write(
-        annotation_dir / "corrections" / "review.jsonl",
-        [{"id": "w-a-0002", "head": "category", "from": "logistics", "to": "shipping", "reason": "test"}],
-    )
-    with pytest.raises(ValueError, match="'category'='shipping' is not in the label schema"):
+    with pytest.raises(ValueError, match=message):
         build(annotation_dir, tmp_path / "corpus")
