@@ -124,3 +124,27 @@ def test_a_wrong_correction_is_refused(
     )
     with pytest.raises(ValueError, match=message):
         build(annotation_dir, tmp_path / "corpus")
+
+
+def test_a_later_double_round_is_blind_fresh_and_scored_against_the_corpus(
+    annotation_dir: Path, tmp_path: Path
+) -> None:
+    from training.corpus.double import agreement, draw_later_round
+
+    out = tmp_path / "corpus"
+    build(annotation_dir, out)
+    write(annotation_dir / "double" / "pool_0.jsonl", [{"id": "w-a-0000", "text": "x"}])
+    paths = draw_later_round(annotation_dir, out, 2, size=10)
+    drawn = [row for path in paths for row in read_jsonl(path)]
+    assert len(drawn) == 10 and "w-a-0000" not in {row["id"] for row in drawn}
+    assert all("labels" not in row for row in drawn)
+    with pytest.raises(ValueError, match="never redrawn"):
+        draw_later_round(annotation_dir, out, 2, size=10)
+    corpus = {r["id"]: r["labels"] for s in SPLITS for r in read_jsonl(out / f"{s}.jsonl")}
+    second = [{"id": row["id"], **corpus[row["id"]]} for row in drawn]
+    second[0]["urgency"] = "high"
+    write(paths[0].parent / "labels_0.jsonl", second)
+    result = agreement(annotation_dir, out, round_number=2)
+    assert result["n"] == 10 and result["raw_agreement"]["urgency"] == 0.9
+    assert result["raw_agreement"]["category"] == 1.0
+    assert result["disagreements"][0]["first_vs_second"] == {"urgency": ["low", "high"]}

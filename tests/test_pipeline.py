@@ -15,7 +15,7 @@ from service import model_version as mv
 from service.encoding import CaseEncoder
 from training.config import TrainConfig
 from training.export import export_version
-from training.model import MultiHeadClassifier
+from training.model import MultiHeadClassifier, load_base_encoder
 from training.train import train
 
 ATOL, RTOL = 1e-4, 1e-3
@@ -145,3 +145,22 @@ def test_shallow_student_distils_from_a_version(
     assert state["best_step"] is not None
     model = MultiHeadClassifier.load(tmp_path / "student" / "best")
     assert model.encoder.config.num_hidden_layers == 1
+
+
+def test_weight_average_is_what_gets_saved(tiny_run: Path, tmp_path: Path) -> None:
+    config = TrainConfig.from_file(tiny_run / "best" / "train_config.json").to_dict()
+    # Both runs save step 6 only, so the saved weights differ by the averaging alone.
+    for name, ema_decay in (("live", None), ("ema", 0.9)):
+        train(
+            TrainConfig.from_dict(
+                {**config, "output_dir": str(tmp_path / name), "ema_decay": ema_decay, "eval_every_steps": 6}
+            )
+        )
+    base = load_base_encoder(config["base_model"]).state_dict()
+    live = MultiHeadClassifier.load(tmp_path / "live" / "best").encoder.state_dict()
+    kept = MultiHeadClassifier.load(tmp_path / "ema" / "best").encoder.state_dict()
+    name = next(k for k in base if k.endswith("layer.0.attention.self.query.weight"))
+    moved_live = (live[name] - base[name]).norm()
+    moved_kept = (kept[name] - base[name]).norm()
+    # The average trails the live weights: it has moved off the base, but less far.
+    assert 0 < moved_kept < 0.9 * moved_live

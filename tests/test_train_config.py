@@ -20,6 +20,7 @@ def test_defaults_validate() -> None:
         ("batch_size", 0, "batch_size must be positive"),
         ("warmup_ratio", 1.5, "warmup_ratio"),
         ("num_layers", 0, "num_layers"),
+        ("ema_decay", 1.0, "ema_decay must lie in"),
     ],
 )
 def test_invalid_values_name_the_field(field: str, value: object, message: str) -> None:

@@ -23,6 +23,8 @@ class TrainConfig:
         num_layers: keep only the base model's first layers (a shallower student).
         teacher: a model version folder; its fp32 probabilities on the train split become soft
             targets, mixed with the gold loss by ``distill_weight`` at ``distill_temperature``.
+        ema_decay: when set, an exponential moving average of the weights is kept with this
+            decay; it is what is evaluated on dev and saved.
     """
 
     base_model: str
@@ -48,6 +50,7 @@ class TrainConfig:
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
     threads: int | None = None
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         if self.class_weighting not in CLASS_WEIGHTING:
@@ -80,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight}")
         if self.distill_temperature <= 0:
             raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1) when set, got {self.ema_decay}")
         if any(w < 0 for w in self.head_loss_weights.values()):
             raise ValueError(f"head_loss_weights must be non-negative, got {self.head_loss_weights}")
 

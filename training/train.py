@@ -9,11 +9,12 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from datasets import Dataset
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
@@ -199,6 +200,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(config.warmup_ratio * total_steps), total_steps
     )
+    # The averaged copy is what gets evaluated and saved; the live model keeps training.
+    averaged = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        if config.ema_decay
+        else None
+    )
+    kept = cast(MultiHeadClassifier, averaged.module) if averaged else model
     rng = random.Random(config.seed)
     logger.info("training %d cases, %d dev, %d steps", len(train_batches), len(dev_batches), total_steps)
 
@@ -231,17 +239,19 @@ def train(config: TrainConfig) -> dict[str, Any]:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
+            if averaged:
+                averaged.update_parameters(model)
             step += 1
             progress.update(1)
             progress.set_postfix(loss=f"{loss.item():.3f}")
             if step % config.eval_every_steps == 0 or step == total_steps:
-                scores = dev_scores(predict(model, dev_batches, config.eval_batch_size), dev_labels)
+                scores = dev_scores(predict(kept, dev_batches, config.eval_batch_size), dev_labels)
                 state["history"].append({"step": step, "loss": float(loss.item()), **scores})
                 logger.info("step %d dev %s", step, json.dumps(scores))
                 if scores["mean_macro_f1"] > best_score:
                     best_score = scores["mean_macro_f1"]
                     state.update(best_step=step, best_dev=scores)
-                    save_checkpoint(model, config, tokenizer_path, out_dir / BEST_DIR)
+                    save_checkpoint(kept, config, tokenizer_path, out_dir / BEST_DIR)
                 # Written at every evaluation so a long run can be followed and survives a kill.
                 write_state(out_dir, state)
             if step >= total_steps:
