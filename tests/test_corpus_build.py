@@ -146,5 +146,6 @@ def test_a_later_double_round_is_blind_fresh_and_scored_against_the_corpus(
     write(paths[0].parent / "labels_0.jsonl", second)
     result = agreement(annotation_dir, out, round_number=2)
     assert result["n"] == 10 and result["raw_agreement"]["urgency"] == 0.9
-    assert result["raw_agreement"]["category"] == 1.0
+    assert result["raw_agreement"]["category"] == 1.0 == result["macro_f1"]["category"]
+    assert result["macro_f1"]["urgency"] < 1.0
     assert result["disagreements"][0]["first_vs_second"] == {"urgency": ["low", "high"]}

@@ -14,13 +14,17 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from training.corpus.build import ANNOTATION_DIR, CASE_FIELDS, CORPUS_DIR, labeled_real_cases, written_cases
 from training.corpus.checks import cohen_kappa
 from training.corpus.dataset import SPLITS, read_jsonl, write_jsonl
 from training.corpus.schema import load_label_schema
+from training.metrics import confusion_matrix, macro_f1, per_class_prf
 
 DOUBLE_DIR = "double"
 REAL_PER_BATCH = 35
@@ -94,18 +98,26 @@ def agreement(annotation_dir: Path, corpus_dir: Path = CORPUS_DIR, round_number:
 
     Round 1 is compared with the first labels, a later round with the corpus labels.
     """
-    heads = list(load_label_schema())
+    schema = load_label_schema()
+    heads = list(schema)
     first = first_labels(annotation_dir) if round_number == 1 else corpus_labels(corpus_dir)
     pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for path in sorted(round_dir(annotation_dir, round_number).glob("labels_*.jsonl")):
         for row in read_jsonl(path):
             pairs.append((first[row["id"]], row))
-    result: dict[str, Any] = {"n": len(pairs), "kappa": {}, "raw_agreement": {}, "disagreements": []}
-    for head in heads:
+    result: dict[str, Any] = {"n": len(pairs), "kappa": {}, "raw_agreement": {}, "macro_f1": {}}
+    for head, labels in schema.items():
         a = [f["labels"][head] for f, _ in pairs]
         b = [s[head] for _, s in pairs]
         result["kappa"][head] = cohen_kappa(a, b)
         result["raw_agreement"][head] = sum(x == y for x, y in zip(a, b, strict=True)) / max(len(a), 1)
+        # The second annotator scored like a model against the reference: a ceiling for the model's figures.
+        index = {label: i for i, label in enumerate(labels)}
+        gold, second = (np.array([index[x] for x in column]) for column in (a, b))
+        result["macro_f1"][head] = macro_f1(gold, second, len(labels))
+    result["dissatisfaction_binary_f1"] = positive_f1(pairs, "dissatisfaction", lambda v: v != "none")
+    result["escalation_yes_f1"] = positive_f1(pairs, "escalation_risk", lambda v: v == "yes")
+    result["disagreements"] = []
     for f, s in pairs:
         differing = {h: [f["labels"][h], s[h]] for h in heads if f["labels"][h] != s[h]}
         if differing:
@@ -120,6 +132,15 @@ def agreement(annotation_dir: Path, corpus_dir: Path = CORPUS_DIR, round_number:
                 }
             )
     return result
+
+
+def positive_f1(
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]], head: str, positive: Callable[[str], bool]
+) -> float:
+    gold = np.array([positive(f["labels"][head]) for f, _ in pairs], dtype=np.int64)
+    second = np.array([positive(s[head]) for _, s in pairs], dtype=np.int64)
+    _, _, f1 = per_class_prf(confusion_matrix(gold, second, 2))
+    return float(f1[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     (round_dir(args.annotations, args.round) / "agreement.json").write_text(
         json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"
     )
-    sys.stdout.write(json.dumps({k: result[k] for k in ("n", "kappa", "raw_agreement")}, indent=2) + "\n")
+    summary = {k: v for k, v in result.items() if k != "disagreements"}
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     return 0
 
 

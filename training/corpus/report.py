@@ -7,6 +7,7 @@ renders them as Markdown tables into ``data/corpus/STATS.md`` (plus ``stats.json
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from training.corpus.build import ANNOTATION_DIR, CORPUS_DIR
 from training.corpus.checks import corpus_report, requirement_failures
 from training.corpus.dataset import SPLITS, read_jsonl
-from training.corpus.double import DOUBLE_DIR
+from training.corpus.double import round_dir
 from training.corpus.reserved import load_reserved
 from training.corpus.schema import load_label_schema
 
@@ -28,7 +29,10 @@ def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     ]
 
 
-def render(report: dict[str, Any], agreement: dict[str, Any] | None) -> str:
+ROUND_REFERENCE = {1: "first labels, before the clarifications", 2: "corpus labels, corrections applied"}
+
+
+def render(report: dict[str, Any], agreements: dict[int, dict[str, Any]]) -> str:
     lines = [
         "# Corpus statistics",
         "",
@@ -79,12 +83,22 @@ def render(report: dict[str, Any], agreement: dict[str, Any] | None) -> str:
             ["requirements not met", "; ".join(failures) if failures else "none"],
         ],
     )
-    if agreement:
-        lines += ["", f"## Double annotation ({agreement['n']} cases)", ""]
+    for round_number, agreement in sorted(agreements.items()):
+        reference = ROUND_REFERENCE.get(round_number, "corpus labels")
+        title = f"## Double annotation, round {round_number}: {agreement['n']} cases, vs {reference}"
+        lines += ["", title, ""]
         lines += table(
-            ["head", "Cohen's kappa", "raw agreement"],
-            [[h, f"{k:.3f}", f"{agreement['raw_agreement'][h]:.3f}"] for h, k in agreement["kappa"].items()],
+            ["head", "Cohen's kappa", "raw agreement", "second annotator's macro-F1"],
+            [
+                [h, f"{k:.3f}", f"{agreement['raw_agreement'][h]:.3f}", f"{agreement['macro_f1'][h]:.3f}"]
+                for h, k in agreement["kappa"].items()
+            ],
         )
+        lines += [
+            "",
+            f"Second annotator's binary dissatisfaction F1 {agreement['dissatisfaction_binary_f1']:.3f}, "
+            f"escalation `yes` F1 {agreement['escalation_yes_f1']:.3f}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -95,12 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     splits = {s: list(read_jsonl(args.corpus / f"{s}.jsonl")) for s in SPLITS}
     report = corpus_report(splits, load_label_schema(), load_reserved())
-    agreement_path = args.annotations / DOUBLE_DIR / "agreement.json"
-    agreement = json.loads(agreement_path.read_text(encoding="utf-8")) if agreement_path.is_file() else None
+    agreements = {}
+    for round_number in itertools.count(1):
+        path = round_dir(args.annotations, round_number) / "agreement.json"
+        if not path.is_file():
+            break
+        agreements[round_number] = json.loads(path.read_text(encoding="utf-8"))
     (args.corpus / "stats.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
     )
-    (args.corpus / "STATS.md").write_text(render(report, agreement), encoding="utf-8")
+    (args.corpus / "STATS.md").write_text(render(report, agreements), encoding="utf-8")
     failures = requirement_failures(report)
     sys.stdout.write("\n".join(failures) + "\n" if failures else "all corpus requirements met\n")
     return 0
