@@ -24,7 +24,7 @@ class TrainConfig:
         teacher: a model version folder; its fp32 probabilities on the train split become soft
             targets, mixed with the gold loss by ``distill_weight`` at ``distill_temperature``.
         ema_decay: when set, an exponential moving average of the weights is kept with this
-            decay; it is what is evaluated on dev and saved.
+            decay and competes with the live weights for the best dev checkpoint.
     """
 
     base_model: str

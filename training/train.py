@@ -200,13 +200,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(config.warmup_ratio * total_steps), total_steps
     )
-    # The averaged copy is what gets evaluated and saved; the live model keeps training.
-    averaged = (
-        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-        if config.ema_decay
-        else None
-    )
-    kept = cast(MultiHeadClassifier, averaged.module) if averaged else model
+    # The live weights and, when set, their moving average both compete for the best dev checkpoint.
+    candidates = {"live": model}
+    averaged = None
+    if config.ema_decay:
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        candidates["ema"] = cast(MultiHeadClassifier, averaged.module)
     rng = random.Random(config.seed)
     logger.info("training %d cases, %d dev, %d steps", len(train_batches), len(dev_batches), total_steps)
 
@@ -239,19 +238,23 @@ def train(config: TrainConfig) -> dict[str, Any]:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            if averaged:
+            if averaged is not None:
                 averaged.update_parameters(model)
             step += 1
             progress.update(1)
             progress.set_postfix(loss=f"{loss.item():.3f}")
             if step % config.eval_every_steps == 0 or step == total_steps:
-                scores = dev_scores(predict(kept, dev_batches, config.eval_batch_size), dev_labels)
+                scores = {
+                    name: dev_scores(predict(candidate, dev_batches, config.eval_batch_size), dev_labels)
+                    for name, candidate in candidates.items()
+                }
                 state["history"].append({"step": step, "loss": float(loss.item()), **scores})
                 logger.info("step %d dev %s", step, json.dumps(scores))
-                if scores["mean_macro_f1"] > best_score:
-                    best_score = scores["mean_macro_f1"]
-                    state.update(best_step=step, best_dev=scores)
-                    save_checkpoint(kept, config, tokenizer_path, out_dir / BEST_DIR)
+                name = max(scores, key=lambda n: scores[n]["mean_macro_f1"])
+                if scores[name]["mean_macro_f1"] > best_score:
+                    best_score = scores[name]["mean_macro_f1"]
+                    state.update(best_step=step, best_dev=scores[name], best_weights=name)
+                    save_checkpoint(candidates[name], config, tokenizer_path, out_dir / BEST_DIR)
                 # Written at every evaluation so a long run can be followed and survives a kill.
                 write_state(out_dir, state)
             if step >= total_steps:
