@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from training.metrics import confusion_matrix, expected_calibration_error, macro_f1, per_class_prf
+from training.metrics import (
+    binary_report,
+    confusion_matrix,
+    expected_calibration_error,
+    macro_f1,
+    per_class_prf,
+)
 
 DISSATISFIED = ("explicit", "implicit")
 
@@ -62,18 +68,6 @@ def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 10
                 }
             )
     return rows
-
-
-def binary_report(gold: Sequence[str | None], pred: Sequence[str], positive: Sequence[str]) -> dict[str, Any]:
-    """Precision/recall/F1 of 'any positive label' against the rest."""
-    pairs = [(g in positive, p in positive) for g, p in zip(gold, pred, strict=True) if g is not None]
-    tp = sum(g and p for g, p in pairs)
-    fp = sum(p and not g for g, p in pairs)
-    fn = sum(g and not p for g, p in pairs)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"positive": list(positive), "n": len(pairs), "precision": precision, "recall": recall, "f1": f1}
 
 
 def model_report(

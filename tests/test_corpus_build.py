@@ -10,6 +10,8 @@ import pytest
 
 from training.corpus.build import build
 from training.corpus.dataset import SPLITS, read_jsonl
+from training.corpus.double import agreement, draw_later_round
+from training.corpus.double import main as double_main
 
 LABELS = {
     "dissatisfaction": "implicit",
@@ -129,23 +131,47 @@ def test_a_wrong_correction_is_refused(
 def test_a_later_double_round_is_blind_fresh_and_scored_against_the_corpus(
     annotation_dir: Path, tmp_path: Path
 ) -> None:
-    from training.corpus.double import agreement, draw_later_round
-
     out = tmp_path / "corpus"
     build(annotation_dir, out)
-    write(annotation_dir / "double" / "pool_0.jsonl", [{"id": "w-a-0000", "text": "x"}])
-    paths = draw_later_round(annotation_dir, out, 2, size=10)
+    every_id = sorted(splits_of(out))
+    write(annotation_dir / "double" / "pool_0.jsonl", [{"id": i, "text": "x"} for i in every_id[:50]])
+    paths = draw_later_round(annotation_dir, out, 2, size=len(every_id) - 50)
     drawn = [row for path in paths for row in read_jsonl(path)]
-    assert len(drawn) == 10 and "w-a-0000" not in {row["id"] for row in drawn}
+    assert sorted(row["id"] for row in drawn) == every_id[50:]
     assert all("labels" not in row for row in drawn)
     with pytest.raises(ValueError, match="never redrawn"):
-        draw_later_round(annotation_dir, out, 2, size=10)
+        draw_later_round(annotation_dir, out, 2, size=1)
+    with pytest.raises(ValueError, match="never read in a round"):
+        draw_later_round(annotation_dir, out, 3, size=1)
+    with pytest.raises(ValueError, match="missing \\[3\\]"):
+        draw_later_round(annotation_dir, out, 4, size=1)
+
     corpus = {r["id"]: r["labels"] for s in SPLITS for r in read_jsonl(out / f"{s}.jsonl")}
     second = [{"id": row["id"], **corpus[row["id"]]} for row in drawn]
     second[0]["urgency"] = "high"
+    second[1]["dissatisfaction"] = (
+        "none" if corpus[second[1]["id"]]["dissatisfaction"] != "none" else "implicit"
+    )
     write(paths[0].parent / "labels_0.jsonl", second)
     result = agreement(annotation_dir, out, round_number=2)
     assert result["n"] == 10 and result["raw_agreement"]["urgency"] == 0.9
     assert result["raw_agreement"]["category"] == 1.0 == result["macro_f1"]["category"]
-    assert result["macro_f1"]["urgency"] < 1.0
+    assert result["macro_f1"]["urgency"] < 1.0 and result["dissatisfaction_binary_f1"] < 1.0
     assert result["disagreements"][0]["first_vs_second"] == {"urgency": ["low", "high"]}
+
+
+def test_second_labels_outside_the_schema_are_named(annotation_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    build(annotation_dir, out)
+    case_id = next(iter(splits_of(out)))
+    write(annotation_dir / "double" / "round_2" / "pool_0.jsonl", [{"id": case_id, "text": "x"}])
+    with pytest.raises(ValueError, match="no labels_"):
+        agreement(annotation_dir, out, round_number=2)
+    labels_file = annotation_dir / "double" / "round_2" / "labels_0.jsonl"
+    write(labels_file, [{"id": case_id, **LABELS, "urgency": "asap"}])
+    with pytest.raises(ValueError, match="urgency='asap'; allowed"):
+        agreement(annotation_dir, out, round_number=2)
+    write(labels_file, [{"id": "nope", **LABELS}])
+    with pytest.raises(SystemExit) as exit_info:
+        double_main(["agree", "--round", "2", "--annotations", str(annotation_dir), "--corpus", str(out)])
+    assert exit_info.value.code == 2

@@ -11,7 +11,8 @@ import pytest
 from eval import baselines
 from eval.compare import compare
 from eval.evaluate import evaluate, resolve_data
-from eval.report import binary_report, head_report
+from eval.report import head_report
+from training.metrics import binary_report
 
 
 def test_head_report_figures() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,3 +43,15 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
         if in_bin.any():
             ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(ece)
+
+
+def binary_report(gold: Sequence[str | None], pred: Sequence[str], positive: Sequence[str]) -> dict[str, Any]:
+    """Precision/recall/F1 of 'any positive label' against the rest."""
+    pairs = [(g in positive, p in positive) for g, p in zip(gold, pred, strict=True) if g is not None]
+    tp = sum(g and p for g, p in pairs)
+    fp = sum(p and not g for g, p in pairs)
+    fn = sum(g and not p for g, p in pairs)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"positive": list(positive), "n": len(pairs), "precision": precision, "recall": recall, "f1": f1}

@@ -204,7 +204,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
     candidates = {"live": model}
     averaged = None
     if config.ema_decay:
-        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        # Buffers (position ids) are not averaged: rounding an average of integers corrupts them.
+        averaged = AveragedModel(
+            model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=False
+        )
         candidates["ema"] = cast(MultiHeadClassifier, averaged.module)
     rng = random.Random(config.seed)
     logger.info("training %d cases, %d dev, %d steps", len(train_batches), len(dev_batches), total_steps)

@@ -14,7 +14,6 @@ import argparse
 import json
 import random
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,15 @@ from training.corpus.build import ANNOTATION_DIR, CASE_FIELDS, CORPUS_DIR, label
 from training.corpus.checks import cohen_kappa
 from training.corpus.dataset import SPLITS, read_jsonl, write_jsonl
 from training.corpus.schema import load_label_schema
-from training.metrics import confusion_matrix, macro_f1, per_class_prf
+from training.metrics import binary_report, macro_f1
 
 DOUBLE_DIR = "double"
 REAL_PER_BATCH = 35
 WRITTEN_PER_BATCH = 15
 SHARDS = 2
 LATER_ROUND_SIZE = 300
+FIRST_LABELS = "first labels, before the clarifications"
+CORPUS_LABELS = "corpus labels, corrections applied"
 
 
 def round_dir(annotation_dir: Path, round_number: int) -> Path:
@@ -38,7 +39,19 @@ def round_dir(annotation_dir: Path, round_number: int) -> Path:
     return double if round_number == 1 else double / f"round_{round_number}"
 
 
+def drawn_rounds(annotation_dir: Path) -> list[int]:
+    """Numbers of the rounds whose pool files exist, in order."""
+    later = [int(p.name.split("_")[1]) for p in (annotation_dir / DOUBLE_DIR).glob("round_*") if p.is_dir()]
+    first = [1] if any(round_dir(annotation_dir, 1).glob("pool_*.jsonl")) else []
+    return first + sorted(n for n in later if any(round_dir(annotation_dir, n).glob("pool_*.jsonl")))
+
+
 def corpus_labels(corpus_dir: Path) -> dict[str, dict[str, Any]]:
+    missing = [s for s in SPLITS if not (corpus_dir / f"{s}.jsonl").is_file()]
+    if missing:
+        raise ValueError(
+            f"{corpus_dir} lacks {', '.join(f'{s}.jsonl' for s in missing)}: build the corpus first"
+        )
     return {r["id"]: r for split in SPLITS for r in read_jsonl(corpus_dir / f"{split}.jsonl")}
 
 
@@ -59,7 +72,7 @@ def draw(annotation_dir: Path, seed: int = 11) -> list[Path]:
         rows = list(read_jsonl(path))
         chosen = rng.sample(rows, min(WRITTEN_PER_BATCH, len(rows)))
         sample += [{k: r[k] for k in CASE_FIELDS if k in r} for r in chosen]
-    return write_shards(sample, annotation_dir / DOUBLE_DIR, rng)
+    return write_shards(sample, round_dir(annotation_dir, 1), rng)
 
 
 def draw_later_round(
@@ -68,22 +81,31 @@ def draw_later_round(
     """Samples ``size`` corpus cases no earlier round read, strips labels, writes ``SHARDS`` pool files."""
     if round_number < 2:
         raise ValueError(f"a later round is numbered 2 or more, got {round_number}")
-    out = round_dir(annotation_dir, round_number)
-    if any(out.glob("pool_*.jsonl")):
-        raise ValueError(f"{out} already holds a drawn round: a blind sample is never redrawn")
+    earlier = range(1, round_number)
+    undrawn = [n for n in earlier if n not in drawn_rounds(annotation_dir)]
+    if undrawn:
+        raise ValueError(f"round {round_number} needs rounds {list(earlier)} drawn first; missing {undrawn}")
     read_before = {
         row["id"]
-        for earlier in range(1, round_number)
-        for path in round_dir(annotation_dir, earlier).glob("pool_*.jsonl")
+        for n in earlier
+        for path in round_dir(annotation_dir, n).glob("pool_*.jsonl")
         for row in read_jsonl(path)
     }
     candidates = [r for i, r in sorted(corpus_labels(corpus_dir).items()) if i not in read_before]
+    if len(candidates) < size:
+        raise ValueError(f"only {len(candidates)} corpus cases were never read in a round; asked for {size}")
     rng = random.Random(seed + round_number)
-    chosen = rng.sample(candidates, min(size, len(candidates)))
-    return write_shards([{k: r[k] for k in CASE_FIELDS if k in r} for r in chosen], out, rng)
+    chosen = rng.sample(candidates, size)
+    return write_shards(
+        [{k: r[k] for k in CASE_FIELDS if k in r} for r in chosen],
+        round_dir(annotation_dir, round_number),
+        rng,
+    )
 
 
 def write_shards(sample: list[dict[str, Any]], out: Path, rng: random.Random) -> list[Path]:
+    if any(out.glob("pool_*.jsonl")):
+        raise ValueError(f"{out} already holds a drawn round: a blind sample is never redrawn")
     rng.shuffle(sample)
     paths = []
     for shard in range(SHARDS):
@@ -93,33 +115,67 @@ def write_shards(sample: list[dict[str, Any]], out: Path, rng: random.Random) ->
     return paths
 
 
+def second_labels(
+    folder: Path, reference: dict[str, dict[str, Any]], schema: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """The second annotators' rows, each checked against the reference ids and the label schema."""
+    paths = sorted(folder.glob("labels_*.jsonl"))
+    if not paths:
+        raise ValueError(f"no labels_*.jsonl under {folder}: the round has no second labels yet")
+    rows = []
+    for path in paths:
+        for row in read_jsonl(path):
+            if row.get("id") not in reference:
+                raise ValueError(f"{path.name}: id {row.get('id')!r} is not a case of the reference labels")
+            for head, labels in schema.items():
+                if row.get(head) not in labels:
+                    raise ValueError(
+                        f"{path.name}: {row['id']} has {head}={row.get(head)!r}; allowed: {labels}"
+                    )
+            rows.append(row)
+    return rows
+
+
 def agreement(annotation_dir: Path, corpus_dir: Path = CORPUS_DIR, round_number: int = 1) -> dict[str, Any]:
     """Kappa per head between the reference labels and a second annotation, with the disagreeing cases.
 
-    Round 1 is compared with the first labels, a later round with the corpus labels.
+    Round 1 is compared with the first labels, a later round with the corpus labels. The second
+    annotator is also scored as a model would be, which gives a ceiling for the model's figures.
     """
     schema = load_label_schema()
-    heads = list(schema)
-    first = first_labels(annotation_dir) if round_number == 1 else corpus_labels(corpus_dir)
-    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for path in sorted(round_dir(annotation_dir, round_number).glob("labels_*.jsonl")):
-        for row in read_jsonl(path):
-            pairs.append((first[row["id"]], row))
-    result: dict[str, Any] = {"n": len(pairs), "kappa": {}, "raw_agreement": {}, "macro_f1": {}}
+    reference = first_labels(annotation_dir) if round_number == 1 else corpus_labels(corpus_dir)
+    seconds = second_labels(round_dir(annotation_dir, round_number), reference, schema)
+    pairs = [(reference[row["id"]], row) for row in seconds]
+    result: dict[str, Any] = {
+        "round": round_number,
+        "reference": FIRST_LABELS if round_number == 1 else CORPUS_LABELS,
+        "n": len(pairs),
+        "kappa": {},
+        "raw_agreement": {},
+        "macro_f1": {},
+    }
     for head, labels in schema.items():
         a = [f["labels"][head] for f, _ in pairs]
         b = [s[head] for _, s in pairs]
         result["kappa"][head] = cohen_kappa(a, b)
-        result["raw_agreement"][head] = sum(x == y for x, y in zip(a, b, strict=True)) / max(len(a), 1)
-        # The second annotator scored like a model against the reference: a ceiling for the model's figures.
+        result["raw_agreement"][head] = sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
         index = {label: i for i, label in enumerate(labels)}
-        gold, second = (np.array([index[x] for x in column]) for column in (a, b))
+        gold, second = (np.array([index[x] for x in column], dtype=np.int64) for column in (a, b))
         result["macro_f1"][head] = macro_f1(gold, second, len(labels))
-    result["dissatisfaction_binary_f1"] = positive_f1(pairs, "dissatisfaction", lambda v: v != "none")
-    result["escalation_yes_f1"] = positive_f1(pairs, "escalation_risk", lambda v: v == "yes")
+    reference_of = {
+        head: [f["labels"][head] for f, _ in pairs] for head in ("dissatisfaction", "escalation_risk")
+    }
+    second_of = {head: [s[head] for _, s in pairs] for head in ("dissatisfaction", "escalation_risk")}
+    dissatisfied = [label for label in schema["dissatisfaction"] if label != "none"]
+    result["dissatisfaction_binary_f1"] = binary_report(
+        reference_of["dissatisfaction"], second_of["dissatisfaction"], dissatisfied
+    )["f1"]
+    result["escalation_yes_f1"] = binary_report(
+        reference_of["escalation_risk"], second_of["escalation_risk"], ("yes",)
+    )["f1"]
     result["disagreements"] = []
     for f, s in pairs:
-        differing = {h: [f["labels"][h], s[h]] for h in heads if f["labels"][h] != s[h]}
+        differing = {h: [f["labels"][h], s[h]] for h in schema if f["labels"][h] != s[h]}
         if differing:
             case = f.get("text") or " | ".join(f"{t['role']}: {t['text']}" for t in f["dialogue"])
             result["disagreements"].append(
@@ -134,15 +190,6 @@ def agreement(annotation_dir: Path, corpus_dir: Path = CORPUS_DIR, round_number:
     return result
 
 
-def positive_f1(
-    pairs: list[tuple[dict[str, Any], dict[str, Any]]], head: str, positive: Callable[[str], bool]
-) -> float:
-    gold = np.array([positive(f["labels"][head]) for f, _ in pairs], dtype=np.int64)
-    second = np.array([positive(s[head]) for _, s in pairs], dtype=np.int64)
-    _, _, f1 = per_class_prf(confusion_matrix(gold, second, 2))
-    return float(f1[1])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("action", choices=("draw", "agree"))
@@ -152,18 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.round < 1:
         parser.error(f"--round must be 1 or more, got {args.round}")
-    if args.action == "draw":
-        try:
+    try:
+        if args.action == "draw":
             paths = (
                 draw(args.annotations)
                 if args.round == 1
                 else draw_later_round(args.annotations, args.corpus, args.round)
             )
-        except ValueError as err:
-            parser.error(str(err))
-        sys.stdout.write("".join(f"{path}\n" for path in paths))
-        return 0
-    result = agreement(args.annotations, args.corpus, args.round)
+            sys.stdout.write("".join(f"{path}\n" for path in paths))
+            return 0
+        result = agreement(args.annotations, args.corpus, args.round)
+    except ValueError as err:
+        parser.error(str(err))
     (round_dir(args.annotations, args.round) / "agreement.json").write_text(
         json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"
     )

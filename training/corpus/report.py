@@ -7,7 +7,6 @@ renders them as Markdown tables into ``data/corpus/STATS.md`` (plus ``stats.json
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 from training.corpus.build import ANNOTATION_DIR, CORPUS_DIR
 from training.corpus.checks import corpus_report, requirement_failures
 from training.corpus.dataset import SPLITS, read_jsonl
-from training.corpus.double import round_dir
+from training.corpus.double import drawn_rounds, round_dir
 from training.corpus.reserved import load_reserved
 from training.corpus.schema import load_label_schema
 
@@ -27,9 +26,6 @@ def table(header: list[str], rows: list[list[Any]]) -> list[str]:
         "|" + "---|" * len(header),
         *("| " + " | ".join(str(c) for c in row) + " |" for row in rows),
     ]
-
-
-ROUND_REFERENCE = {1: "first labels, before the clarifications", 2: "corpus labels, corrections applied"}
 
 
 def render(report: dict[str, Any], agreements: dict[int, dict[str, Any]]) -> str:
@@ -84,8 +80,9 @@ def render(report: dict[str, Any], agreements: dict[int, dict[str, Any]]) -> str
         ],
     )
     for round_number, agreement in sorted(agreements.items()):
-        reference = ROUND_REFERENCE.get(round_number, "corpus labels")
-        title = f"## Double annotation, round {round_number}: {agreement['n']} cases, vs {reference}"
+        title = (
+            f"## Double annotation, round {round_number}: {agreement['n']} cases, vs {agreement['reference']}"
+        )
         lines += ["", title, ""]
         lines += table(
             ["head", "Cohen's kappa", "raw agreement", "second annotator's macro-F1"],
@@ -109,12 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     splits = {s: list(read_jsonl(args.corpus / f"{s}.jsonl")) for s in SPLITS}
     report = corpus_report(splits, load_label_schema(), load_reserved())
-    agreements = {}
-    for round_number in itertools.count(1):
-        path = round_dir(args.annotations, round_number) / "agreement.json"
-        if not path.is_file():
-            break
-        agreements[round_number] = json.loads(path.read_text(encoding="utf-8"))
+    agreements = {
+        n: json.loads(path.read_text(encoding="utf-8"))
+        for n in drawn_rounds(args.annotations)
+        if (path := round_dir(args.annotations, n) / "agreement.json").is_file()
+    }
     (args.corpus / "stats.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
     )
