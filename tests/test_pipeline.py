@@ -31,6 +31,7 @@ def test_training_keeps_best_checkpoint(tiny_run: Path) -> None:
     assert state["best_step"] in {entry["step"] for entry in state["history"]}
     best = max(entry["live"]["mean_macro_f1"] for entry in state["history"])
     assert state["best_dev"]["mean_macro_f1"] == pytest.approx(best)
+    assert state["best_weights"] == "live"
     for name in ("multihead.safetensors", "heads.json", "tokenizer.json", "train_config.json"):
         assert (tiny_run / "best" / name).is_file()
 

@@ -96,7 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict({**config.to_dict(), **overrides})
     state = train(config)
     sys.stdout.write(
-        json.dumps({"best_step": state["best_step"], "best_dev": state["best_dev"]}, indent=2) + "\n"
+        json.dumps({key: state[key] for key in ("best_step", "best_weights", "best_dev")}, indent=2) + "\n"
     )
     return 0
 

@@ -212,7 +212,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     rng = random.Random(config.seed)
     logger.info("training %d cases, %d dev, %d steps", len(train_batches), len(dev_batches), total_steps)
 
-    state: dict[str, Any] = {"best_step": None, "best_dev": None, "history": [], "total_steps": total_steps}
+    state: dict[str, Any] = {
+        "best_step": None,
+        "best_dev": None,
+        "best_weights": None,
+        "history": [],
+        "total_steps": total_steps,
+    }
     best_score = -1.0
     started = time.time()
     step = 0
