@@ -154,25 +154,17 @@ def agreement(annotation_dir: Path, corpus_dir: Path = CORPUS_DIR, round_number:
         "raw_agreement": {},
         "macro_f1": {},
     }
+    columns = {head: ([f["labels"][head] for f, _ in pairs], [s[head] for _, s in pairs]) for head in schema}
     for head, labels in schema.items():
-        a = [f["labels"][head] for f, _ in pairs]
-        b = [s[head] for _, s in pairs]
+        a, b = columns[head]
         result["kappa"][head] = cohen_kappa(a, b)
         result["raw_agreement"][head] = sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
         index = {label: i for i, label in enumerate(labels)}
         gold, second = (np.array([index[x] for x in column], dtype=np.int64) for column in (a, b))
         result["macro_f1"][head] = macro_f1(gold, second, len(labels))
-    reference_of = {
-        head: [f["labels"][head] for f, _ in pairs] for head in ("dissatisfaction", "escalation_risk")
-    }
-    second_of = {head: [s[head] for _, s in pairs] for head in ("dissatisfaction", "escalation_risk")}
     dissatisfied = [label for label in schema["dissatisfaction"] if label != "none"]
-    result["dissatisfaction_binary_f1"] = binary_report(
-        reference_of["dissatisfaction"], second_of["dissatisfaction"], dissatisfied
-    )["f1"]
-    result["escalation_yes_f1"] = binary_report(
-        reference_of["escalation_risk"], second_of["escalation_risk"], ("yes",)
-    )["f1"]
+    result["dissatisfaction_binary_f1"] = binary_report(*columns["dissatisfaction"], dissatisfied)["f1"]
+    result["escalation_yes_f1"] = binary_report(*columns["escalation_risk"], ("yes",))["f1"]
     result["disagreements"] = []
     for f, s in pairs:
         differing = {h: [f["labels"][h], s[h]] for h in schema if f["labels"][h] != s[h]}
