@@ -123,6 +123,13 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
         default=0.99,
         help="fail when int8 and fp32 argmax agree on fewer dev cases, per head (default 0.99)",
     )
+    parser.add_argument(
+        "--smooth-alpha",
+        type=float,
+        default=0.8,
+        help="share of activation outlier range moved into the weights before int8 quantization,"
+        " in (0, 1) (default 0.8)",
+    )
     parser.set_defaults(func=run_export)
 
 
@@ -141,6 +148,7 @@ def run_export(args: argparse.Namespace) -> int:
             set_default=args.set_default,
             keep_fp32=not args.no_fp32,
             min_int8_agreement=args.min_int8_agreement,
+            smooth_alpha=args.smooth_alpha,
         )
     except ExportCheckError as exc:
         raise CommandError(f"{exc}; nothing was written (see --min-int8-agreement)") from exc
