@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 
 from service import model_version as mv
 from service.encoding import CaseEncoder
-from training.export import export_version
+from training.export import export_version, onnx_logits, session_for
 from training.smoothing import activation_ranges, smooth, weight_matmuls
 
 ATOL, RTOL = 1e-4, 1e-3
@@ -23,10 +22,11 @@ CALIBRATION = [
 ]
 
 
-def logits(model: onnx.ModelProto, encoder: CaseEncoder) -> list[np.ndarray]:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+def logits(model: onnx.ModelProto, encoder: CaseEncoder, folder: Path) -> list[np.ndarray]:
+    path = folder / f"{len(list(folder.iterdir()))}.onnx"
+    onnx.save(model, str(path))
     batch = encoder.encode([t for t, _ in CALIBRATION], keep_end=[d for _, d in CALIBRATION])
-    return list(session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}))
+    return onnx_logits(session_for(path), batch.input_ids, batch.attention_mask)
 
 
 def spread(ranges: dict[str, np.ndarray]) -> float:
@@ -45,7 +45,7 @@ def encoder(tiny_model_version: Path) -> CaseEncoder:
 
 
 def test_smoothing_keeps_the_fp32_function_and_flattens_outliers(
-    fp32_graph: onnx.ModelProto, encoder: CaseEncoder
+    fp32_graph: onnx.ModelProto, encoder: CaseEncoder, tmp_path: Path
 ) -> None:
     groups = weight_matmuls(fp32_graph)
     before = activation_ranges(fp32_graph, encoder, CALIBRATION)
@@ -55,7 +55,9 @@ def test_smoothing_keeps_the_fp32_function_and_flattens_outliers(
     assert smooth(smoothed, before, alpha=0.8) == len(groups) > 0
 
     onnx.checker.check_model(smoothed)
-    for ref, got in zip(logits(fp32_graph, encoder), logits(smoothed, encoder), strict=True):
+    for ref, got in zip(
+        logits(fp32_graph, encoder, tmp_path), logits(smoothed, encoder, tmp_path), strict=True
+    ):
         np.testing.assert_allclose(got, ref, atol=ATOL, rtol=RTOL)
     after = activation_ranges(smoothed, encoder, CALIBRATION)
     assert set(after) == {f"{name}/smoothed" for name in groups}
@@ -73,10 +75,19 @@ def test_smoothing_rejects_an_alpha_outside_the_open_unit_interval(
         activation_ranges(fp32_graph, encoder, [])
 
 
-def test_export_with_a_bad_alpha_writes_nothing(tiny_run: Path, tmp_path: Path) -> None:
+def test_export_with_a_bad_alpha_fails_before_reading_the_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="smooth_alpha"):
-        export_version(tiny_run / "best", tmp_path, "bad-alpha", smooth_alpha=1.5)
+        export_version(tmp_path / "no-checkpoint", tmp_path, "bad-alpha", smooth_alpha=1.5)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_weight_read_by_another_node_is_not_smoothed(fp32_graph: onnx.ModelProto) -> None:
+    groups = weight_matmuls(fp32_graph)
+    activation, positions = next(iter(groups.items()))
+    weight = fp32_graph.graph.node[positions[0]].input[1]
+    fp32_graph.graph.node.append(onnx.helper.make_node("Identity", [weight], ["weight_copy"]))
+    assert activation not in weight_matmuls(fp32_graph)
+    assert len(weight_matmuls(fp32_graph)) == len(groups) - 1
 
 
 def test_every_weight_matmul_of_the_shipped_int8_graph_is_int8(tiny_model_version: Path) -> None:

@@ -32,6 +32,7 @@ from training.config import TrainConfig
 from training.corpus.dataset import corpus_hash, load_corpus
 from training.model import MultiHeadClassifier
 from training.smoothing import activation_ranges, smooth
+from training.thresholds import tune_thresholds
 from training.train import STATE_FILE
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ OPSET = 17
 PARITY_ATOL = 1e-4
 PARITY_RTOL = 1e-3
 MIN_INT8_AGREEMENT = 0.99
-# Share of each outlier channel's range moved into the weights. On v3's dev set with every
-# MatMul int8, 0.8 gave the best worst-head int8/fp32 agreement (98.1%; unsmoothed 93.8%).
+# Share of each outlier channel's range moved into the weights. With every MatMul int8, 0.8 gave
+# v3's best worst-head int8/fp32 dev agreement of alphas 0.3-0.95 (98.1%; unsmoothed 93.8%).
 SMOOTH_ALPHA = 0.8
 CALIBRATION_CASES = 512
 PARITY_TEXTS = (
@@ -51,6 +52,8 @@ PARITY_TEXTS = (
     "客户：短信发不出去 客服：请换个手机试试 客户：那好吧",
     "这个多少钱",
 )
+# (text, is_dialogue): a dialogue keeps its end when it is truncated.
+PARITY_INPUTS = [(text, text.startswith("客户：")) for text in PARITY_TEXTS]
 
 
 class ExportCheckError(RuntimeError):
@@ -111,7 +114,10 @@ def quantize(
 def calibration_inputs(data_dir: Path | None, heads: list[str]) -> list[tuple[str, bool]]:
     """Up to ``CALIBRATION_CASES`` training cases (fixed seed); the parity texts when there is no corpus."""
     if data_dir is None:
-        return [(text, text.startswith("客户：")) for text in PARITY_TEXTS]
+        logger.warning(
+            "no corpus given: int8 smoothing is calibrated on the %d parity texts only", len(PARITY_INPUTS)
+        )
+        return PARITY_INPUTS
     train_split = load_corpus(data_dir, heads, splits=("train",))["train"].shuffle(seed=0)
     sample = train_split.select(range(min(CALIBRATION_CASES, len(train_split))))
     return list(zip(sample["model_input"], sample["is_dialogue"], strict=True))
@@ -127,7 +133,9 @@ def check_fp32_parity(
     model: MultiHeadClassifier, encoder: CaseEncoder, session: ort.InferenceSession
 ) -> float:
     """Max absolute logit difference between torch and the fp32 graph; raises past atol/rtol."""
-    batch = encoder.encode(list(PARITY_TEXTS), keep_end=[t.startswith("客户：") for t in PARITY_TEXTS])
+    batch = encoder.encode(
+        [text for text, _ in PARITY_INPUTS], keep_end=[dialogue for _, dialogue in PARITY_INPUTS]
+    )
     with torch.no_grad():
         reference = [
             t.numpy()
@@ -146,67 +154,6 @@ def check_fp32_parity(
 
 def session_for(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-THRESHOLD_GRID = np.round(np.arange(0.2, 0.81, 0.05), 2)
-PLAIN_THRESHOLD = 0.5
-SPLIT_HALF_ROUNDS = 200
-
-
-def f1_by_threshold(positive_prob: np.ndarray, is_positive: np.ndarray) -> np.ndarray:
-    """F1 of the positive side at each threshold of ``THRESHOLD_GRID``."""
-    predicted = positive_prob[None, :] >= THRESHOLD_GRID[:, None]
-    true_positives = (predicted & is_positive[None, :]).sum(axis=1)
-    return 2 * true_positives / np.maximum(predicted.sum(axis=1) + is_positive.sum(), 1)
-
-
-def tune_binary_threshold(positive_prob: np.ndarray, is_positive: np.ndarray) -> tuple[float, float]:
-    """The dev threshold maximizing positive-side F1, if it beats 0.5 out of sample.
-
-    Tuned on a random half of dev and scored on the other half, over ``SPLIT_HALF_ROUNDS``
-    splits, the tuned threshold must on average beat 0.5; otherwise 0.5 is kept. Returns the
-    threshold and that average held-out F1 gain.
-    """
-    if not is_positive.any():
-        return PLAIN_THRESHOLD, 0.0
-    plain = int(np.flatnonzero(THRESHOLD_GRID == PLAIN_THRESHOLD)[0])
-    rng = np.random.default_rng(0)
-    gains = []
-    for _ in range(SPLIT_HALF_ROUNDS):
-        order = rng.permutation(len(positive_prob))
-        tune, held_out = order[: len(order) // 2], order[len(order) // 2 :]
-        tuned = int(np.argmax(f1_by_threshold(positive_prob[tune], is_positive[tune])))
-        scores = f1_by_threshold(positive_prob[held_out], is_positive[held_out])
-        gains.append(scores[tuned] - scores[plain])
-    gain = float(np.mean(gains))
-    if gain <= 0:
-        return PLAIN_THRESHOLD, gain
-    return float(THRESHOLD_GRID[np.argmax(f1_by_threshold(positive_prob, is_positive))]), gain
-
-
-BINARY_DECISIONS = {"escalation_risk": ("yes",), "dissatisfaction": ("explicit", "implicit")}
-
-
-def tune_thresholds(
-    probs: dict[str, np.ndarray], gold: dict[str, list[str | None]], heads: dict[str, list[str]]
-) -> dict[str, dict[str, Any]]:
-    thresholds = {}
-    for head, positive in BINARY_DECISIONS.items():
-        if head not in heads or not all(p in heads[head] for p in positive):
-            continue
-        labelled = np.array([g is not None for g in gold[head]])
-        if not labelled.any():
-            continue
-        columns = [heads[head].index(p) for p in positive]
-        positive_prob = probs[head][labelled][:, columns].sum(axis=1)
-        is_positive = np.array([g in positive for g in gold[head]])[labelled]
-        threshold, held_out_gain = tune_binary_threshold(positive_prob, is_positive)
-        thresholds[head] = {
-            "positive": list(positive),
-            "threshold": threshold,
-            "held_out_f1_gain_over_0.5": round(held_out_gain, 4),
-        }
-    return thresholds
 
 
 def git_commit() -> str | None:

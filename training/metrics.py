@@ -35,6 +35,15 @@ def macro_f1(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
     return float(f1[present].mean()) if present.any() else 0.0
 
 
+def f1_at_thresholds(
+    positive_prob: np.ndarray, is_positive: np.ndarray, thresholds: np.ndarray
+) -> np.ndarray:
+    """F1 of the positive side when predicting positive at ``positive_prob >= t``, for each t."""
+    predicted = positive_prob[None, :] >= thresholds[:, None]
+    true_positives = (predicted & is_positive[None, :]).sum(axis=1)
+    return 2 * true_positives / np.maximum(predicted.sum(axis=1) + is_positive.sum(), 1)
+
+
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     edges = np.linspace(0.0, 1.0, bins + 1)
     ece = 0.0

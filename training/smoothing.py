@@ -11,6 +11,7 @@ output channel.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,13 +30,21 @@ MIN_SCALE, MAX_SCALE = 1e-3, 1e3
 
 
 def weight_matmuls(model: onnx.ModelProto) -> dict[str, list[int]]:
-    """Positions of the MatMuls whose second input is a 2-D weight, grouped by the activation they read."""
+    """Positions of the MatMuls whose second input is a 2-D weight, grouped by the activation they read.
+
+    A weight that any other node also reads is left out with its whole group: scaling it for
+    one reader would change what the others compute.
+    """
     weights = {i.name for i in model.graph.initializer if len(i.dims) == 2}
+    readers = Counter(name for node in model.graph.node for name in node.input if name in weights)
     groups: dict[str, list[int]] = {}
+    shared: set[str] = set()
     for position, node in enumerate(model.graph.node):
         if node.op_type == "MatMul" and node.input[1] in weights and node.input[0] not in INPUT_NAMES:
             groups.setdefault(node.input[0], []).append(position)
-    return groups
+            if readers[node.input[1]] > 1:
+                shared.add(node.input[0])
+    return {name: positions for name, positions in groups.items() if name not in shared}
 
 
 def activation_ranges(
@@ -57,7 +66,10 @@ def activation_ranges(
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         real_tokens = batch.attention_mask.astype(bool)
         for name, activation in zip(names, session.run(names, feeds), strict=True):
-            # Padding positions never reach a prediction, so they do not set the range.
+            if activation.ndim != 3:
+                continue  # only token states [batch, sequence, channels] are smoothed
+            # Ranges come from real tokens only; padding still shares the served scale, but
+            # calibrating on it would spend range on positions no prediction reads.
             amax = np.abs(activation[real_tokens]).max(axis=0)
             ranges[name] = np.maximum(ranges[name], amax) if name in ranges else amax
     return ranges
