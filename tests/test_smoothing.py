@@ -22,8 +22,7 @@ CALIBRATION = [
 ]
 
 
-def logits(model: onnx.ModelProto, encoder: CaseEncoder, folder: Path) -> list[np.ndarray]:
-    path = folder / f"{len(list(folder.iterdir()))}.onnx"
+def logits(model: onnx.ModelProto, encoder: CaseEncoder, path: Path) -> list[np.ndarray]:
     onnx.save(model, str(path))
     batch = encoder.encode([t for t, _ in CALIBRATION], keep_end=[d for _, d in CALIBRATION])
     return onnx_logits(session_for(path), batch.input_ids, batch.attention_mask)
@@ -56,7 +55,9 @@ def test_smoothing_keeps_the_fp32_function_and_flattens_outliers(
 
     onnx.checker.check_model(smoothed)
     for ref, got in zip(
-        logits(fp32_graph, encoder, tmp_path), logits(smoothed, encoder, tmp_path), strict=True
+        logits(fp32_graph, encoder, tmp_path / "fp32.onnx"),
+        logits(smoothed, encoder, tmp_path / "smoothed.onnx"),
+        strict=True,
     ):
         np.testing.assert_allclose(got, ref, atol=ATOL, rtol=RTOL)
     after = activation_ranges(smoothed, encoder, CALIBRATION)

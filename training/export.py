@@ -31,7 +31,7 @@ from service.routing import default_routing
 from training.config import TrainConfig
 from training.corpus.dataset import corpus_hash, load_corpus
 from training.model import MultiHeadClassifier
-from training.smoothing import activation_ranges, smooth
+from training.smoothing import activation_ranges, check_alpha, smooth
 from training.thresholds import tune_thresholds
 from training.train import STATE_FILE
 
@@ -185,8 +185,7 @@ def export_version(
     smooth_alpha: float = SMOOTH_ALPHA,
 ) -> Path:
     """Writes ``models_dir/version`` from a checkpoint folder (``<run>/best``); returns its path."""
-    if not 0.0 < smooth_alpha < 1.0:
-        raise ValueError(f"smooth_alpha must be in (0, 1), got {smooth_alpha}")
+    check_alpha(smooth_alpha)  # before any work, not after the fp32 export
     target = models_dir / version
     if target.exists():
         raise FileExistsError(f"model version {target} exists; versions are immutable, pick a new name")

@@ -29,6 +29,12 @@ CALIBRATION_BATCH = 32
 MIN_SCALE, MAX_SCALE = 1e-3, 1e3
 
 
+def check_alpha(alpha: float) -> None:
+    """Raises ``ValueError`` unless 0 < ``alpha`` < 1 (0 and 1 would put all range on one side)."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"smooth_alpha must be in (0, 1), got {alpha}")
+
+
 def weight_matmuls(model: onnx.ModelProto) -> dict[str, list[int]]:
     """Positions of the MatMuls whose second input is a 2-D weight, grouped by the activation they read.
 
@@ -77,8 +83,7 @@ def activation_ranges(
 
 def smooth(model: onnx.ModelProto, ranges: dict[str, np.ndarray], alpha: float) -> int:
     """Rewrites ``model`` in place with one smoothing ``Mul`` per calibrated input; returns how many."""
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"smooth_alpha must be in (0, 1), got {alpha}")
+    check_alpha(alpha)
     initializers = {i.name: i for i in model.graph.initializer}
     graph_nodes = model.graph.node
     smoothing_before: dict[int, onnx.NodeProto] = {}
