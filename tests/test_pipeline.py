@@ -123,6 +123,32 @@ def test_case_missing_heads_adds_no_loss(tiny_corpus_dir: Path) -> None:
     assert ids["emotion"][partial] == IGNORE_INDEX and ids["category"][partial] != IGNORE_INDEX
 
 
+def test_layer_lr_decay_lowers_the_rate_with_depth(tiny_run: Path) -> None:
+    model = MultiHeadClassifier.load(tiny_run / "best")
+    num_layers = int(model.encoder.config.num_hidden_layers)
+    config = TrainConfig(
+        base_model="x",
+        learning_rate=1e-3,
+        head_learning_rate=2e-3,
+        layer_lr_decay=0.5,
+        freeze_embeddings=True,
+    )
+    optimizer = training_loop.build_optimizer(model, config)
+    rate = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    grouped = sum(len(group["params"]) for group in optimizer.param_groups)
+    # Every trainable parameter is in exactly one group; the frozen word embeddings in none.
+    assert grouped == len(rate) == sum(p.requires_grad for p in model.parameters())
+    for name, param in model.encoder.named_parameters():
+        if name == "embeddings.word_embeddings.weight":
+            assert id(param) not in rate
+        elif name.startswith("embeddings."):
+            assert rate[id(param)] == pytest.approx(1e-3 * 0.5**num_layers)
+        else:
+            layer = int(name.split("layer.")[1].split(".")[0])
+            assert rate[id(param)] == pytest.approx(1e-3 * 0.5 ** (num_layers - 1 - layer))
+    assert all(rate[id(p)] == 2e-3 for p in model.heads.parameters())
+
+
 def test_distillation_loss_vanishes_when_student_matches_teacher() -> None:
     from training.train import distillation_loss
 

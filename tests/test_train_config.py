@@ -21,6 +21,8 @@ def test_defaults_validate() -> None:
         ("warmup_ratio", 1.5, "warmup_ratio"),
         ("num_layers", 0, "num_layers"),
         ("ema_decay", 1.0, "ema_decay must lie in"),
+        ("layer_lr_decay", 0.0, "layer_lr_decay must lie in"),
+        ("layer_lr_decay", 1.2, "layer_lr_decay must lie in"),
     ],
 )
 def test_invalid_values_name_the_field(field: str, value: object, message: str) -> None:

@@ -25,6 +25,9 @@ class TrainConfig:
             targets, mixed with the gold loss by ``distill_weight`` at ``distill_temperature``.
         ema_decay: when set, an exponential moving average of the weights is kept with this
             decay and competes with the live weights for the best dev checkpoint.
+        layer_lr_decay: layer-wise learning-rate decay; the top encoder layer trains at
+            ``learning_rate``, each layer below at this factor times the one above, and the
+            embeddings one step below the bottom layer. 1.0 trains every layer at ``learning_rate``.
     """
 
     base_model: str
@@ -51,6 +54,7 @@ class TrainConfig:
     distill_temperature: float = 2.0
     threads: int | None = None
     ema_decay: float | None = None
+    layer_lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         if self.class_weighting not in CLASS_WEIGHTING:
@@ -85,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must lie in (0, 1) when set, got {self.ema_decay}")
+        if not 0.0 < self.layer_lr_decay <= 1.0:
+            raise ValueError(f"layer_lr_decay must lie in (0, 1], got {self.layer_lr_decay}")
         if any(w < 0 for w in self.head_loss_weights.values()):
             raise ValueError(f"head_loss_weights must be non-negative, got {self.head_loss_weights}")
 

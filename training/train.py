@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import random
+import re
 import shutil
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 IGNORE_INDEX = -100
 BEST_DIR = "best"
 STATE_FILE = "trainer_state.json"
+# An encoder layer's parameters, e.g. ``encoder.layer.3.attention.self.query.weight``.
+LAYER_PARAMETER = re.compile(r"(?:^|\.)layer\.(\d+)\.")
 
 
 def seed_everything(seed: int) -> None:
@@ -153,18 +156,30 @@ def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, tempera
     return kl * temperature**2
 
 
+def encoder_depth(name: str, num_layers: int) -> int:
+    """How many steps below the top a parameter sits: 0 for the top layer, ``num_layers`` for
+    the embeddings; parameters above the layers (a pooler) count as the top."""
+    if name.startswith("embeddings."):
+        return num_layers
+    match = LAYER_PARAMETER.search(name)
+    return num_layers - 1 - int(match.group(1)) if match else 0
+
+
 def build_optimizer(model: MultiHeadClassifier, config: TrainConfig) -> torch.optim.Optimizer:
     if config.freeze_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
-    encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
-    head_params = list(model.heads.parameters())
-    return torch.optim.AdamW(
-        [
-            {"params": encoder_params, "lr": config.learning_rate},
-            {"params": head_params, "lr": config.head_learning_rate},
-        ],
-        weight_decay=config.weight_decay,
-    )
+    num_layers = int(model.encoder.config.num_hidden_layers)
+    # One group per depth, so the scheduler scales every group's own rate.
+    by_depth: dict[int, list[torch.nn.Parameter]] = {}
+    for name, param in model.encoder.named_parameters():
+        if param.requires_grad:
+            by_depth.setdefault(encoder_depth(name, num_layers), []).append(param)
+    groups: list[dict[str, Any]] = [
+        {"params": params, "lr": config.learning_rate * config.layer_lr_decay**depth}
+        for depth, params in sorted(by_depth.items())
+    ]
+    groups.append({"params": list(model.heads.parameters()), "lr": config.head_learning_rate})
+    return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
