@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+# A model input string and whether to keep its end when truncating, as ``case_to_text`` returns them.
+ModelInput = tuple[str, bool]
+
 
 @dataclass
 class EncodedBatch:
@@ -61,6 +64,10 @@ class CaseEncoder:
             keep_end: per text, truncate from the left (dialogues) instead of the right.
         """
         return self.pack(self.content_ids(texts), keep_end)
+
+    def encode_inputs(self, inputs: Sequence[ModelInput]) -> EncodedBatch:
+        """Encodes ``(text, keep_end)`` pairs as ``encode`` does."""
+        return self.encode([text for text, _ in inputs], keep_end=[keep_end for _, keep_end in inputs])
 
     def pack(
         self, content_ids: Sequence[Sequence[int]], keep_end: Sequence[bool] | None = None

@@ -8,8 +8,9 @@ from typing import Any
 
 from service.alerts import AlertRules, parse_alert_rules
 from service.config import Settings
+from service.encoding import ModelInput
 from service.model_version import ModelVersion, load_model_version, resolve_version_path
-from service.predictor import HeadPrediction, ModelInput, Prediction, Predictor
+from service.predictor import HeadPrediction, Prediction, Predictor
 from service.routing import RoutingTable, default_routing, routing_source
 
 logger = logging.getLogger(__name__)

@@ -14,13 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
-from service.encoding import CaseEncoder, EncodedBatch
+from service.encoding import CaseEncoder, EncodedBatch, ModelInput
 from service.model_version import INPUT_NAMES, LOGITS_PREFIX, TOKENIZER_FILE, HeadThreshold, ModelVersion
 
 logger = logging.getLogger(__name__)
-
-# A model input string and whether to keep its end when truncating, as ``case_to_text`` returns them.
-ModelInput = tuple[str, bool]
 
 # Rows are padded only up to the bucket they fall in, so short texts do not pay for long ones.
 BUCKET_WIDTHS = (16, 32, 64, 128, 256, 512)

@@ -11,10 +11,11 @@ import logging
 
 from service.batching import MicroBatcher
 from service.config import Settings
+from service.encoding import ModelInput
 from service.engine import Engine
 from service.feedback import FeedbackStore
 from service.metrics import Metrics
-from service.predictor import ModelInput, Prediction
+from service.predictor import Prediction
 from service.stream import CallStore, LiveCalls
 
 logger = logging.getLogger(__name__)

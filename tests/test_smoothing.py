@@ -24,7 +24,7 @@ CALIBRATION = [
 
 def logits(model: onnx.ModelProto, encoder: CaseEncoder, path: Path) -> list[np.ndarray]:
     onnx.save(model, str(path))
-    batch = encoder.encode([t for t, _ in CALIBRATION], keep_end=[d for _, d in CALIBRATION])
+    batch = encoder.encode_inputs(CALIBRATION)
     return onnx_logits(session_for(path), batch.input_ids, batch.attention_mask)
 
 

@@ -133,9 +133,7 @@ def check_fp32_parity(
     model: MultiHeadClassifier, encoder: CaseEncoder, session: ort.InferenceSession
 ) -> float:
     """Max absolute logit difference between torch and the fp32 graph; raises past atol/rtol."""
-    batch = encoder.encode(
-        [text for text, _ in PARITY_INPUTS], keep_end=[dialogue for _, dialogue in PARITY_INPUTS]
-    )
+    batch = encoder.encode_inputs(PARITY_INPUTS)
     with torch.no_grad():
         reference = [
             t.numpy()

@@ -68,7 +68,7 @@ def activation_ranges(
     ranges: dict[str, np.ndarray] = {}
     for start in range(0, len(inputs), CALIBRATION_BATCH):
         chunk = inputs[start : start + CALIBRATION_BATCH]
-        batch = encoder.encode([text for text, _ in chunk], keep_end=[dialogue for _, dialogue in chunk])
+        batch = encoder.encode_inputs(chunk)
         feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         real_tokens = batch.attention_mask.astype(bool)
         for name, activation in zip(names, session.run(names, feeds), strict=True):

@@ -75,11 +75,10 @@ class Batches:
     """Encodes a split once, then serves length-sorted chunks so padding stays small."""
 
     def __init__(self, split: Dataset, encoder: CaseEncoder, labels: dict[str, np.ndarray]) -> None:
-        ids = encoder.content_ids(split["model_input"])
-        self.rows = [
-            (row[-(encoder.max_length - 2) :] if dialogue else row[: encoder.max_length - 2])
-            for row, dialogue in zip(ids, split["is_dialogue"], strict=True)
-        ]
+        self.rows = encoder.content_ids(split["model_input"])
+        self.keep_end = list(split["is_dialogue"])
+        # Lengths after truncation: what padding costs, so what batches are sorted by.
+        self.lengths = [min(len(row), encoder.max_length - 2) for row in self.rows]
         self.encoder = encoder
         self.labels = labels
 
@@ -87,15 +86,9 @@ class Batches:
         return len(self.rows)
 
     def collate(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        rows = [[self.encoder.cls_id, *self.rows[i], self.encoder.sep_id] for i in indices]
-        width = max(len(r) for r in rows)
-        input_ids = torch.full((len(rows), width), self.encoder.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for j, row in enumerate(rows):
-            input_ids[j, : len(row)] = torch.tensor(row)
-            mask[j, : len(row)] = 1
+        batch = self.encoder.pack([self.rows[i] for i in indices], [self.keep_end[i] for i in indices])
         targets = {h: torch.from_numpy(v[indices]) for h, v in self.labels.items()}
-        return input_ids, mask, targets
+        return torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask), targets
 
     def training_order(self, batch_size: int, rng: random.Random) -> list[list[int]]:
         """Shuffled batches of similar length: shuffle, sort within pools of 50 batches, shuffle batches."""
@@ -104,13 +97,13 @@ class Batches:
         pool = batch_size * 50
         batches: list[list[int]] = []
         for start in range(0, len(order), pool):
-            chunk = sorted(order[start : start + pool], key=lambda i: len(self.rows[i]))
+            chunk = sorted(order[start : start + pool], key=lambda i: self.lengths[i])
             batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
         rng.shuffle(batches)
         return batches
 
     def eval_order(self, batch_size: int) -> list[list[int]]:
-        order = sorted(range(len(self.rows)), key=lambda i: len(self.rows[i]))
+        order = sorted(range(len(self.rows)), key=lambda i: self.lengths[i])
         return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
 
 

@@ -11,11 +11,12 @@ from starlette.requests import HTTPConnection
 from service.auth import API_KEY_HEADER, is_authorized, presented_key
 from service.batching import MicroBatcher
 from service.config import Settings
+from service.encoding import ModelInput
 from service.engine import Engine
 from service.errors import ApiError
 from service.feedback import FeedbackStore
 from service.metrics import Metrics
-from service.predictor import ModelInput, Prediction
+from service.predictor import Prediction
 from service.runtime import Runtime
 
 # Declared for the OpenAPI docs; the check itself reads the headers in ``require_api_key``.
