@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from service.cases import case_to_text
+from service.encoding import ModelInput
 from service.model_version import load_model_version
 from service.predictor import MAX_RUN_BATCH, Predictor, bucketed_probabilities
 from training.corpus.dataset import read_jsonl
@@ -26,15 +27,15 @@ logger = logging.getLogger(__name__)
 LENGTH_CLASSES = {"short": (1, 30), "typical": (31, 128), "long": (129, 512)}
 THROUGHPUT_BATCH = 32
 
-Runner = Callable[[Sequence[tuple[str, bool]]], object]
+Runner = Callable[[Sequence[ModelInput]], object]
 
 
-def texts_by_length(data: Path, seed: int = 0, per_class: int = 64) -> dict[str, list[tuple[str, bool]]]:
+def texts_by_length(data: Path, seed: int = 0, per_class: int = 64) -> dict[str, list[ModelInput]]:
     """Real corpus inputs per length class; long ones are built by joining cases up to 512 chars."""
     inputs = [case_to_text(r) for r in read_jsonl(data)]
     rng = random.Random(seed)
     rng.shuffle(inputs)
-    out: dict[str, list[tuple[str, bool]]] = {}
+    out: dict[str, list[ModelInput]] = {}
     for name, (lo, hi) in LENGTH_CLASSES.items():
         out[name] = [x for x in inputs if lo <= len(x[0]) <= hi][:per_class]
     while len(out["long"]) < per_class:
@@ -45,7 +46,7 @@ def texts_by_length(data: Path, seed: int = 0, per_class: int = 64) -> dict[str,
     return out
 
 
-def latency_ms(run: Runner, inputs: Sequence[tuple[str, bool]], repeats: int) -> dict[str, float]:
+def latency_ms(run: Runner, inputs: Sequence[ModelInput], repeats: int) -> dict[str, float]:
     for x in inputs[:3]:
         run([x])  # warm-up
     samples = []
@@ -61,7 +62,7 @@ def latency_ms(run: Runner, inputs: Sequence[tuple[str, bool]], repeats: int) ->
     }
 
 
-def throughput(run: Runner, inputs: Sequence[tuple[str, bool]], batches: int) -> float:
+def throughput(run: Runner, inputs: Sequence[ModelInput], batches: int) -> float:
     batch = [inputs[i % len(inputs)] for i in range(THROUGHPUT_BATCH)]
     run(batch)
     start = time.perf_counter()
@@ -86,7 +87,7 @@ def torch_runner(checkpoint: Path, max_length: int) -> Runner:
             logits = model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
             return [torch.softmax(x, -1).numpy() for x in logits]
 
-    def run(inputs: Sequence[tuple[str, bool]]) -> object:
+    def run(inputs: Sequence[ModelInput]) -> object:
         return bucketed_probabilities(encoder, inputs, forward, label_counts, MAX_RUN_BATCH)
 
     return run

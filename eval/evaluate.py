@@ -16,7 +16,7 @@ from eval.plots import plot_confusion, plot_reliability
 from eval.report import headline, model_report
 from service.model_version import load_model_version
 from service.predictor import Predictor
-from training.corpus.dataset import load_corpus, load_split_file
+from training.corpus.dataset import load_corpus, load_split_file, model_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def resolve_data(data: str, corpus_dir: Path) -> Path:
 
 
 def predict_split(predictor: Predictor, split: Dataset) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
-    probs = predictor.probabilities(list(zip(split["model_input"], split["is_dialogue"], strict=True)))
+    probs = predictor.probabilities(model_inputs(split))
     labels = {h: [predictor.heads[h][i] for i in predictor.decoders[h].choose(p)] for h, p in probs.items()}
     return labels, probs
 

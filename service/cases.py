@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from service.encoding import ModelInput
+
 ROLES = ("customer", "agent")
 ROLE_MARKERS = {"customer": "客户：", "agent": "客服："}
 TURN_SEPARATOR = " "
@@ -30,7 +32,7 @@ def serialize_dialogue(turns: Sequence[Turn]) -> str:
     return TURN_SEPARATOR.join(ROLE_MARKERS[t.role] + t.text.strip() for t in turns)
 
 
-def case_to_text(case: Mapping[str, Any]) -> tuple[str, bool]:
+def case_to_text(case: Mapping[str, Any]) -> ModelInput:
     """Returns the model input string of a case and whether it is a dialogue.
 
     Dialogues are truncated from the left (the latest customer turns weigh most),

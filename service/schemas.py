@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import PydanticCustomError
 
 from service.cases import ROLES, case_to_text
+from service.encoding import ModelInput
 from service.errors import ApiError
 
 MAX_ID_CHARS = 256
@@ -92,7 +93,7 @@ class CaseIn(BaseModel):
             return {"dialogue": [turn.model_dump() for turn in self.dialogue]}
         return {"text": self.text}
 
-    def to_input(self) -> tuple[str, bool]:
+    def to_input(self) -> ModelInput:
         """The model input string and whether to keep its end when truncating."""
         return case_to_text(self.as_case())
 

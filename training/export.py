@@ -22,14 +22,15 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from datasets import Dataset
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from service import model_version as mv
-from service.encoding import CaseEncoder
+from service.encoding import CaseEncoder, ModelInput
 from service.predictor import Predictor
 from service.routing import default_routing
 from training.config import TrainConfig
-from training.corpus.dataset import corpus_hash, load_corpus
+from training.corpus.dataset import corpus_hash, load_corpus, model_inputs
 from training.model import MultiHeadClassifier
 from training.smoothing import activation_ranges, check_alpha, smooth
 from training.thresholds import tune_thresholds
@@ -95,7 +96,7 @@ def quantize(
     fp32_path: Path,
     int8_path: Path,
     encoder: CaseEncoder,
-    calibration: Sequence[tuple[str, bool]],
+    calibration: Sequence[ModelInput],
     smooth_alpha: float = SMOOTH_ALPHA,
 ) -> int:
     """Smooths a copy of the fp32 graph on ``calibration`` inputs, then quantizes every MatMul to
@@ -111,16 +112,15 @@ def quantize(
     return smoothed
 
 
-def calibration_inputs(data_dir: Path | None, heads: list[str]) -> list[tuple[str, bool]]:
+def calibration_inputs(train_split: Dataset | None) -> list[ModelInput]:
     """Up to ``CALIBRATION_CASES`` training cases (fixed seed); the parity texts when there is no corpus."""
-    if data_dir is None:
+    if train_split is None:
         logger.warning(
             "no corpus given: int8 smoothing is calibrated on the %d parity texts only", len(PARITY_INPUTS)
         )
         return PARITY_INPUTS
-    train_split = load_corpus(data_dir, heads, splits=("train",))["train"].shuffle(seed=0)
-    sample = train_split.select(range(min(CALIBRATION_CASES, len(train_split))))
-    return list(zip(sample["model_input"], sample["is_dialogue"], strict=True))
+    shuffled = train_split.shuffle(seed=0)
+    return model_inputs(shuffled.select(range(min(CALIBRATION_CASES, len(shuffled)))))
 
 
 def onnx_logits(
@@ -198,7 +198,8 @@ def export_version(
         export_onnx(model, encoder, fp32_path)
         fp32 = session_for(fp32_path)
         max_diff = check_fp32_parity(model, encoder, fp32)
-        calibration = calibration_inputs(data_dir, list(heads))
+        corpus = load_corpus(data_dir, list(heads), splits=("train", "dev")) if data_dir else None
+        calibration = calibration_inputs(corpus["train"] if corpus else None)
         smoothed = quantize(fp32_path, int8_path, encoder, calibration, smooth_alpha)
         mv.write_json(
             staging / mv.LABELS_FILE, {"heads": [{"name": h, "labels": ls} for h, ls in heads.items()]}
@@ -209,11 +210,11 @@ def export_version(
         metrics: dict[str, Any] = {"onnx_fp32_vs_torch_max_abs_diff": max_diff}
         thresholds: dict[str, Any] = {}
         data_hash = None
-        if data_dir is not None:
+        if data_dir is not None and corpus is not None:
             # The served code path scores dev: tokenization, bucketing and the graphs as shipped.
             staged = mv.load_model_version(staging)
-            dev = load_corpus(data_dir, list(heads), splits=("dev",))["dev"]
-            inputs = list(zip(dev["model_input"], dev["is_dialogue"], strict=True))
+            dev = corpus["dev"]
+            inputs = model_inputs(dev)
             p32 = Predictor(staged, precision="fp32").probabilities(inputs)
             p8 = Predictor(staged, precision="int8").probabilities(inputs)
             agreement = {h: float((p32[h].argmax(1) == p8[h].argmax(1)).mean()) for h in heads}

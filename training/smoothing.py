@@ -19,7 +19,7 @@ import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
-from service.encoding import CaseEncoder
+from service.encoding import CaseEncoder, ModelInput
 from service.model_version import INPUT_NAMES
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def weight_matmuls(model: onnx.ModelProto) -> dict[str, list[int]]:
 
 
 def activation_ranges(
-    model: onnx.ModelProto, encoder: CaseEncoder, inputs: Sequence[tuple[str, bool]]
+    model: onnx.ModelProto, encoder: CaseEncoder, inputs: Sequence[ModelInput]
 ) -> dict[str, np.ndarray]:
     """Per-channel absolute maximum of every weight MatMul's input over the real tokens of ``inputs``."""
     if not inputs:

@@ -21,7 +21,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from service.encoding import CaseEncoder
 from training.config import TrainConfig
-from training.corpus.dataset import load_corpus
+from training.corpus.dataset import load_corpus, model_inputs
 from training.corpus.schema import load_label_schema
 from training.metrics import macro_f1
 from training.model import MultiHeadClassifier, load_base_encoder
@@ -136,7 +136,7 @@ def teacher_probabilities(teacher: str, split: Dataset) -> dict[str, torch.Tenso
     from service.predictor import Predictor
 
     predictor = Predictor(load_model_version(teacher), precision="fp32")
-    probs = predictor.probabilities(list(zip(split["model_input"], split["is_dialogue"], strict=True)))
+    probs = predictor.probabilities(model_inputs(split))
     return {h: torch.tensor(p, dtype=torch.float32) for h, p in probs.items()}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from datasets import Dataset, DatasetDict
 
 from service.cases import case_to_text
+from service.encoding import ModelInput
 
 SPLITS = ("train", "dev", "test")
 
@@ -50,6 +51,11 @@ def load_split_file(path: Path, heads: list[str]) -> Dataset:
     rows = [to_example(r, heads) for r in read_jsonl(path)]
     columns = ["id", "source", "model_input", "is_dialogue", *heads]
     return Dataset.from_dict({c: [r[c] for r in rows] for c in columns})
+
+
+def model_inputs(split: Dataset) -> list[ModelInput]:
+    """The split's ``(model input, is dialogue)`` pairs, as the predictor and encoder take them."""
+    return list(zip(split["model_input"], split["is_dialogue"], strict=True))
 
 
 def load_corpus(data_dir: str | Path, heads: list[str], splits: tuple[str, ...] = SPLITS) -> DatasetDict:
