@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from service.cases import case_to_text
-from service.encoding import ModelInput
+from service.cases import ModelInput, case_to_text
 from service.model_version import load_model_version
 from service.predictor import MAX_RUN_BATCH, Predictor, bucketed_probabilities
 from training.corpus.dataset import read_jsonl

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.encoding import ModelInput
+# A model input string and whether to keep its end when truncating, as ``case_to_text`` returns them.
+ModelInput = tuple[str, bool]
 
 ROLES = ("customer", "agent")
 ROLE_MARKERS = {"customer": "客户：", "agent": "客服："}

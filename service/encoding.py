@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-# A model input string and whether to keep its end when truncating, as ``case_to_text`` returns them.
-ModelInput = tuple[str, bool]
+from service.cases import ModelInput
 
 
 @dataclass

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from service.alerts import AlertRules, parse_alert_rules
+from service.cases import ModelInput
 from service.config import Settings
-from service.encoding import ModelInput
 from service.model_version import ModelVersion, load_model_version, resolve_version_path
 from service.predictor import HeadPrediction, Prediction, Predictor
 from service.routing import RoutingTable, default_routing, routing_source

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
-from service.encoding import CaseEncoder, EncodedBatch, ModelInput
+from service.cases import ModelInput
+from service.encoding import CaseEncoder, EncodedBatch
 from service.model_version import INPUT_NAMES, LOGITS_PREFIX, TOKENIZER_FILE, HeadThreshold, ModelVersion
 
 logger = logging.getLogger(__name__)

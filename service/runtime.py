@@ -10,8 +10,8 @@ import asyncio
 import logging
 
 from service.batching import MicroBatcher
+from service.cases import ModelInput
 from service.config import Settings
-from service.encoding import ModelInput
 from service.engine import Engine
 from service.feedback import FeedbackStore
 from service.metrics import Metrics

@@ -11,8 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from service.cases import ROLES, case_to_text
-from service.encoding import ModelInput
+from service.cases import ROLES, ModelInput, case_to_text
 from service.errors import ApiError
 
 MAX_ID_CHARS = 256

@@ -23,8 +23,7 @@ from pydantic import ValidationError
 
 from service.alerts import TurnOutcome, detect_alert
 from service.batching import MicroBatcher
-from service.cases import Turn, case_to_text
-from service.encoding import ModelInput
+from service.cases import ModelInput, Turn, case_to_text
 from service.engine import Engine, head_result
 from service.errors import ApiError, ErrorDetail, error_content, validation_detail
 from service.metrics import Metrics

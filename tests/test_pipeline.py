@@ -123,14 +123,24 @@ def test_case_missing_heads_adds_no_loss(tiny_corpus_dir: Path) -> None:
     assert ids["emotion"][partial] == IGNORE_INDEX and ids["category"][partial] != IGNORE_INDEX
 
 
-def test_layer_lr_decay_lowers_the_rate_with_depth(tiny_run: Path) -> None:
+@pytest.mark.parametrize(
+    # The tiny model has 2 layers: layer.1 is the top, the embeddings sit two steps below it.
+    ("decay", "expected"),
+    [
+        (0.5, {"layer.1": 1e-3, "layer.0": 5e-4, "embeddings": 2.5e-4}),
+        (1.0, {"layer.1": 1e-3, "layer.0": 1e-3, "embeddings": 1e-3}),
+    ],
+)
+def test_layer_lr_decay_lowers_the_rate_with_depth(
+    tiny_run: Path, decay: float, expected: dict[str, float]
+) -> None:
     model = MultiHeadClassifier.load(tiny_run / "best")
-    num_layers = int(model.encoder.config.num_hidden_layers)
+    assert model.encoder.config.num_hidden_layers == 2
     config = TrainConfig(
         base_model="x",
         learning_rate=1e-3,
         head_learning_rate=2e-3,
-        layer_lr_decay=0.5,
+        layer_lr_decay=decay,
         freeze_embeddings=True,
     )
     optimizer = training_loop.build_optimizer(model, config)
@@ -141,11 +151,10 @@ def test_layer_lr_decay_lowers_the_rate_with_depth(tiny_run: Path) -> None:
     for name, param in model.encoder.named_parameters():
         if name == "embeddings.word_embeddings.weight":
             assert id(param) not in rate
-        elif name.startswith("embeddings."):
-            assert rate[id(param)] == pytest.approx(1e-3 * 0.5**num_layers)
-        else:
-            layer = int(name.split("layer.")[1].split(".")[0])
-            assert rate[id(param)] == pytest.approx(1e-3 * 0.5 ** (num_layers - 1 - layer))
+            continue
+        # "encoder.layer.0.attention..." -> "layer.0"
+        part = "embeddings" if name.startswith("embeddings.") else ".".join(name.split(".")[1:3])
+        assert rate[id(param)] == pytest.approx(expected[part]), name
     assert all(rate[id(p)] == 2e-3 for p in model.heads.parameters())
 
 

@@ -15,7 +15,7 @@ def case(n: int, text: str) -> dict[str, str]:
 POOL = [case(n, "质量很好" if n % 3 else "售后态度差") for n in range(30)]  # 10 with a hint word
 
 
-# 1 asks for 12 hinted cases but the pool holds 10: the rest are filled from the plain ones.
+# Share 1 asks for 12 hinted cases but the pool holds 10: the other 2 come from the plain ones.
 @pytest.mark.parametrize(
     ("share", "hinted"), [(Fraction(2, 3), 8), (Fraction(1, 2), 6), (Fraction(0), 0), (Fraction(1), 10)]
 )

@@ -26,7 +26,8 @@ from datasets import Dataset
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from service import model_version as mv
-from service.encoding import CaseEncoder, ModelInput
+from service.cases import ModelInput
+from service.encoding import CaseEncoder
 from service.predictor import Predictor
 from service.routing import default_routing
 from training.config import TrainConfig
@@ -198,8 +199,8 @@ def export_version(
         export_onnx(model, encoder, fp32_path)
         fp32 = session_for(fp32_path)
         max_diff = check_fp32_parity(model, encoder, fp32)
-        corpus = load_corpus(data_dir, list(heads), splits=("train", "dev")) if data_dir else None
-        calibration = calibration_inputs(corpus["train"] if corpus else None)
+        corpus = None if data_dir is None else load_corpus(data_dir, list(heads), splits=("train", "dev"))
+        calibration = calibration_inputs(None if corpus is None else corpus["train"])
         smoothed = quantize(fp32_path, int8_path, encoder, calibration, smooth_alpha)
         mv.write_json(
             staging / mv.LABELS_FILE, {"heads": [{"name": h, "labels": ls} for h, ls in heads.items()]}
@@ -209,8 +210,7 @@ def export_version(
 
         metrics: dict[str, Any] = {"onnx_fp32_vs_torch_max_abs_diff": max_diff}
         thresholds: dict[str, Any] = {}
-        data_hash = None
-        if data_dir is not None and corpus is not None:
+        if corpus is not None:
             # The served code path scores dev: tokenization, bucketing and the graphs as shipped.
             staged = mv.load_model_version(staging)
             dev = corpus["dev"]
@@ -227,7 +227,6 @@ def export_version(
                     + ", ".join(f"{h} {a:.3f}" for h, a in agreement.items())
                 )
             thresholds = tune_thresholds(p8, {h: list(dev[h]) for h in heads}, heads)
-            data_hash = corpus_hash(data_dir)
         state_path = checkpoint / STATE_FILE
         if state_path.is_file():
             metrics["training"] = json.loads(state_path.read_text(encoding="utf-8"))
@@ -241,7 +240,7 @@ def export_version(
             "heads": heads,
             "training_config": config.to_dict(),
             "data_dir": str(data_dir) if data_dir else None,
-            "data_sha256": data_hash,
+            "data_sha256": None if data_dir is None else corpus_hash(data_dir),
             "libraries": library_versions(),
             "git_commit": git_commit(),
             "onnx_opset": OPSET,

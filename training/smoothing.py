@@ -19,7 +19,8 @@ import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
-from service.encoding import CaseEncoder, ModelInput
+from service.cases import ModelInput
+from service.encoding import CaseEncoder
 from service.model_version import INPUT_NAMES
 
 logger = logging.getLogger(__name__)

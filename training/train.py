@@ -150,8 +150,7 @@ def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, tempera
 
 
 def encoder_depth(name: str, num_layers: int) -> int:
-    """How many steps below the top a parameter sits: 0 for the top layer, ``num_layers`` for
-    the embeddings; parameters above the layers (a pooler) count as the top."""
+    """Steps below the top layer: 0 for the top layer (and a pooler), ``num_layers`` for embeddings."""
     if name.startswith("embeddings."):
         return num_layers
     match = LAYER_PARAMETER.search(name)

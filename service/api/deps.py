@@ -10,8 +10,8 @@ from starlette.requests import HTTPConnection
 
 from service.auth import API_KEY_HEADER, is_authorized, presented_key
 from service.batching import MicroBatcher
+from service.cases import ModelInput
 from service.config import Settings
-from service.encoding import ModelInput
 from service.engine import Engine
 from service.errors import ApiError
 from service.feedback import FeedbackStore

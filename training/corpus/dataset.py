@@ -10,8 +10,7 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict
 
-from service.cases import case_to_text
-from service.encoding import ModelInput
+from service.cases import ModelInput, case_to_text
 
 SPLITS = ("train", "dev", "test")
 

@@ -139,10 +139,12 @@ def draw_topup_sample(
     quotas: dict[str, int] | None = None,
     hinted_share: Fraction = TOPUP_HINTED_SHARE,
 ) -> list[dict[str, Any]]:
-    """A further draw of unread cases: ``hinted_share`` with a topup hint word, the rest at random."""
+    """A further draw of unread cases: up to ``hinted_share`` with a topup hint word, the rest without."""
     pools = dialogue_pools(seed)
     sample: list[dict[str, Any]] = []
-    for source, quota in (TOPUP_QUOTAS if quotas is None else quotas).items():
+    # Sources in a fixed order, so the same quotas always fill the same batch files.
+    quotas = TOPUP_QUOTAS if quotas is None else {s: quotas[s] for s in TOPUP_QUOTAS if s in quotas}
+    for source, quota in quotas.items():
         fresh = [
             c
             for c in pools[source]
@@ -160,7 +162,7 @@ def parse_quota(value: str) -> tuple[str, int]:
     source, _, count = value.partition("=")
     if source not in TOPUP_QUOTAS:
         raise argparse.ArgumentTypeError(f"unknown source {source!r}; allowed: {sorted(TOPUP_QUOTAS)}")
-    if not count.isdigit():
+    if not count.isdecimal():
         raise argparse.ArgumentTypeError(f"quota must be SOURCE=N with N a whole number, got {value!r}")
     return source, int(count)
 
@@ -172,7 +174,7 @@ def parse_share(value: str) -> Fraction:
         message = f"hinted share must be a number or fraction, got {value!r}"
         raise argparse.ArgumentTypeError(message) from None
     if not 0 <= share <= 1:
-        raise argparse.ArgumentTypeError(f"hinted share must lie in [0, 1], got {value}")
+        raise argparse.ArgumentTypeError(f"hinted share must lie in [0, 1], got {value!r}")
     return share
 
 
@@ -217,9 +219,15 @@ def main(argv: list[str] | None = None) -> int:
         "--hinted-share",
         type=parse_share,
         default=TOPUP_HINTED_SHARE,
-        help="topup: share of each quota drawn from cases with a topup hint word (default 2/3)",
+        help="topup: share of each quota drawn from cases with a topup hint word"
+        f" (default {TOPUP_HINTED_SHARE})",
     )
     args = parser.parse_args(argv)
+    if args.mode == "first" and (args.quota or args.hinted_share != TOPUP_HINTED_SHARE):
+        parser.error("--quota and --hinted-share apply to topup draws only")
+    sources = [source for source, _ in args.quota or []]
+    if len(set(sources)) < len(sources):
+        parser.error(f"--quota names a source more than once: {sources}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     pool_dir = args.annotations / "pool"
     if args.mode == "first":
