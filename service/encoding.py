@@ -44,6 +44,11 @@ class CaseEncoder:
     def from_file(cls, path: str | Path, max_length: int) -> CaseEncoder:
         return cls(Tokenizer.from_file(str(path)), max_length)
 
+    @property
+    def content_budget(self) -> int:
+        """Content tokens a row keeps: ``max_length`` less ``<s>`` and ``</s>``."""
+        return self.max_length - 2
+
     def _special_id(self, candidates: Sequence[str]) -> int:
         for token in candidates:
             token_id = self.tokenizer.token_to_id(token)
@@ -77,7 +82,7 @@ class CaseEncoder:
         length together), then pack each bucket.
         """
         keep_end = keep_end if keep_end is not None else [False] * len(content_ids)
-        budget = self.max_length - 2
+        budget = self.content_budget
         rows = []
         for ids, from_left in zip(content_ids, keep_end, strict=True):
             if len(ids) > budget:

@@ -91,10 +91,9 @@ def bucketed_probabilities(
     """
     probs = [np.zeros((len(inputs), n)) for n in label_counts]
     content = encoder.content_ids([text for text, _ in inputs])
-    budget = encoder.max_length - 2
     buckets: dict[int, list[int]] = {}
     for i, ids in enumerate(content):
-        buckets.setdefault(bucket_width(min(len(ids), budget) + 2), []).append(i)
+        buckets.setdefault(bucket_width(min(len(ids), encoder.content_budget) + 2), []).append(i)
     for width in sorted(buckets):
         members = buckets[width]
         for start in range(0, len(members), max_run_batch):

@@ -78,7 +78,7 @@ class Batches:
         self.rows = encoder.content_ids(split["model_input"])
         self.keep_end = list(split["is_dialogue"])
         # Lengths after truncation: what padding costs, so what batches are sorted by.
-        self.lengths = [min(len(row), encoder.max_length - 2) for row in self.rows]
+        self.lengths = [min(len(row), encoder.content_budget) for row in self.rows]
         self.encoder = encoder
         self.labels = labels
 
