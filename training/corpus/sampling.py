@@ -115,21 +115,20 @@ def draw_real_sample(seed: int = 13) -> list[dict[str, Any]]:
     pools = dialogue_pools(seed)
     sample: list[dict[str, Any]] = []
     for source, quota in SOURCE_QUOTAS.items():
-        chosen = enriched_choice(pools[source], quota, Fraction(1, 2), HINT_WORDS)
-        n_hinted = sum(has_hint(c) for c in chosen)
-        logger.info("%s: %d drawn (%d with hint words)", source, len(chosen), n_hinted)
-        sample.extend(chosen)
+        hinted, plain = enriched_choice(pools[source], quota, Fraction(1, 2), HINT_WORDS)
+        logger.info("%s: %d drawn (%d with hint words)", source, len(hinted) + len(plain), len(hinted))
+        sample.extend(hinted + plain)
     return sample
 
 
 def enriched_choice(
     cases: list[dict[str, Any]], quota: int, hinted_share: Fraction, words: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    """``quota`` cases in pool order: up to ``hinted_share`` of them with a hint word, the rest without."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``quota`` cases in pool order as (with a hint word, without): up to ``hinted_share`` hinted."""
     hinted = [c for c in cases if has_hint(c, words)]
     plain = [c for c in cases if not has_hint(c, words)]
     n_hinted = min(int(quota * hinted_share), len(hinted))
-    return hinted[:n_hinted] + plain[: quota - n_hinted]
+    return hinted[:n_hinted], plain[: quota - n_hinted]
 
 
 def draw_topup_sample(
@@ -150,10 +149,9 @@ def draw_topup_sample(
             for c in pools[source]
             if c["id"] not in drawn_ids and not any(key in drawn_texts for key in utterance_keys(c))
         ]
-        chosen = enriched_choice(fresh, quota, hinted_share, TOPUP_HINT_WORDS)
-        n_hinted = sum(has_hint(c, TOPUP_HINT_WORDS) for c in chosen)
-        logger.info("%s: %d drawn (%d with topup hint words)", source, len(chosen), n_hinted)
-        sample.extend(chosen)
+        hinted, plain = enriched_choice(fresh, quota, hinted_share, TOPUP_HINT_WORDS)
+        logger.info("%s: %d drawn (%d with topup hint words)", source, len(hinted) + len(plain), len(hinted))
+        sample.extend(hinted + plain)
     return sample
 
 
@@ -218,12 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--hinted-share",
         type=parse_share,
-        default=TOPUP_HINTED_SHARE,
         help="topup: share of each quota drawn from cases with a topup hint word"
         f" (default {TOPUP_HINTED_SHARE})",
     )
     args = parser.parse_args(argv)
-    if args.mode == "first" and (args.quota or args.hinted_share != TOPUP_HINTED_SHARE):
+    if args.mode == "first" and (args.quota or args.hinted_share is not None):
         parser.error("--quota and --hinted-share apply to topup draws only")
     sources = [source for source, _ in args.quota or []]
     if len(set(sources)) < len(sources):
@@ -241,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             drawn_texts,
             29 if args.seed is None else args.seed,
             dict(args.quota) if args.quota else None,
-            args.hinted_share,
+            TOPUP_HINTED_SHARE if args.hinted_share is None else args.hinted_share,
         )
         batches = args.batches or 5
     paths = write_batches(sample, pool_dir, "real", batches, first=next_batch_index(pool_dir, "real"))
