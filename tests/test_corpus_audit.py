@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from training.corpus.audit import KEY_FILE, corrections, disagreements, main, questions, round_dir
+from training.corpus.audit import KEY_FILE, audit_round_dir, corrections, disagreements, main, questions
 from training.corpus.dataset import read_jsonl, write_jsonl
 
 SCHEMA = {"category": ["logistics", "billing", "other"], "escalation_risk": ["yes", "no"]}
@@ -78,6 +77,8 @@ def test_only_clear_answers_that_differ_from_the_corpus_label_become_corrections
         ([answer("c2", "category", "billing", True)], r"\('c2', 'category'\) answers no question"),
         ([answer("c1", "category", "refund", True)], "'refund' is not one of"),
         ([answer("c1", "category", "other", True)] * 2, "answered twice"),
+        ([{"id": "c1", "head": "category", "choice": "other"}], "lacks clear, reason"),
+        ([dict(answer("c1", "category", "other", True), clear="false")], "clear must be true or false"),
     ],
 )
 def test_bad_decisions_are_named(decisions: list[dict[str, Any]], message: str) -> None:
@@ -91,7 +92,7 @@ def test_a_round_drawn_from_a_checkpoint_applies_as_corrections(
     annotations = tmp_path / "ann"
     draw = ["draw", "--round", "1", "--checkpoint", str(tiny_run / "best"), "--batches", "2"]
     assert main([*draw, "--annotations", str(annotations), "--corpus", str(tiny_corpus_dir)]) == 0
-    folder = round_dir(annotations, 1)
+    folder = audit_round_dir(annotations, 1)
     asked = [q for n in range(2) for q in read_jsonl(folder / f"cases_{n}.jsonl")]
     train_ids = {r["id"] for r in read_jsonl(tiny_corpus_dir / "train.jsonl")}
     assert asked and {q["id"] for q in asked} <= train_ids
@@ -100,15 +101,31 @@ def test_a_round_drawn_from_a_checkpoint_applies_as_corrections(
     choices = [(q["id"], h, pair["A"]) for q in asked for h, pair in q["question"].items()]
     write_jsonl(folder / "decisions_0.jsonl", [answer(i, h, a, clear=True) for i, h, a in choices])
     assert main(["apply", "--round", "1", "--annotations", str(annotations)]) == 0
-    written = list(read_jsonl(annotations / "corrections" / "audit_round_1.jsonl"))
+    written = list(read_jsonl(annotations / "corrections" / "audit_round_001.jsonl"))
     assert [(r["id"], r["head"], r["to"]) for r in written] == [c for c in choices if c[2] != key[c[0]][c[1]]]
+    # The corpus label stood as A in some questions and as B in others.
+    assert 0 < len(written) < len(choices)
     # A round is never redrawn over its answers.
     assert main([*draw, "--annotations", str(annotations), "--corpus", str(tiny_corpus_dir)]) == 1
     assert "rounds are never redrawn" in capsys.readouterr().err
 
 
-def test_apply_without_decisions_names_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    round_dir(tmp_path, 2).mkdir(parents=True)
-    (round_dir(tmp_path, 2) / KEY_FILE).write_text(json.dumps({"id": "c1"}) + "\n", encoding="utf-8")
+def test_apply_names_what_the_round_lacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["apply", "--round", "2", "--annotations", str(tmp_path)]) == 1
+    assert "draw round 2 first" in capsys.readouterr().err
+    write_jsonl(audit_round_dir(tmp_path, 2) / KEY_FILE, [{"id": "c1"}])
     assert main(["apply", "--round", "2", "--annotations", str(tmp_path)]) == 1
     assert "has no decisions_*.jsonl" in capsys.readouterr().err
+    (audit_round_dir(tmp_path, 2) / "decisions_0.jsonl").write_text("[1, 2]\n", encoding="utf-8")
+    assert main(["apply", "--round", "2", "--annotations", str(tmp_path)]) == 1
+    assert "must be JSON objects" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--round", "0"], ["--round", "1", "--batches", "0"]])
+def test_round_and_batch_counts_must_be_positive(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["apply", *option])
+    assert exit_info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err

@@ -110,6 +110,20 @@ def test_corrections_set_the_adjudicated_label(annotation_dir: Path, tmp_path: P
     assert labels["w-a-0003"]["category"] == "logistics"
 
 
+def test_audit_corrections_apply_after_the_others(annotation_dir: Path, tmp_path: Path) -> None:
+    # The audit read the label the relabel file set, so it must run after it despite sorting first by name.
+    relabel = {"id": "w-a-0002", "head": "category", "from": "logistics", "to": "billing", "reason": "test"}
+    write(annotation_dir / "corrections" / "relabel_a.jsonl", [relabel])
+    write(
+        annotation_dir / "corrections" / "audit_round_001.jsonl",
+        [dict(relabel, **{"from": "billing", "to": "other"})],
+    )
+    out = tmp_path / "corpus"
+    build(annotation_dir, out)
+    labels = {r["id"]: r["labels"] for s in SPLITS for r in read_jsonl(out / f"{s}.jsonl")}
+    assert labels["w-a-0002"]["category"] == "other"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [

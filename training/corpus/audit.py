@@ -6,7 +6,7 @@ audited head: the two labels in random order, neither marked (``audit/round_N/ca
 with the key of which is the corpus label kept apart (``key.jsonl``). Annotators answer each
 question by reading (``decisions_*.jsonl``: ``choice``, ``clear``, ``rule``, ``reason``).
 ``python -m training.corpus.audit apply --round N`` turns the clear choices that differ from the
-corpus label into ``corrections/audit_round_N.jsonl``; a judgement call keeps the label.
+corpus label into ``corrections/audit_round_NNN.jsonl``; a judgement call keeps the label.
 Only the training split is audited: dev and test labels stay blind to model output.
 """
 
@@ -23,8 +23,8 @@ import numpy as np
 
 from service.encoding import CaseEncoder
 from training.config import TrainConfig
-from training.corpus.build import ANNOTATION_DIR, CORPUS_DIR
-from training.corpus.dataset import load_corpus, read_jsonl, write_jsonl
+from training.corpus.build import ANNOTATION_DIR, AUDIT_CORRECTIONS_PREFIX, CORPUS_DIR
+from training.corpus.dataset import load_corpus, read_jsonl, write_jsonl, write_round_robin
 from training.corpus.schema import load_label_schema
 from training.model import MultiHeadClassifier
 from training.train import IGNORE_INDEX, Batches, label_ids, predict
@@ -35,9 +35,10 @@ AUDIT_DIR = "audit"
 KEY_FILE = "key.jsonl"
 AUDITED_HEADS = ("dissatisfaction", "category", "escalation_risk")
 QUESTION_FIELDS = ("text", "dialogue", "industry")
+DECISION_FIELDS = ("id", "head", "choice", "clear", "reason")
 
 
-def round_dir(annotation_dir: Path, round_number: int) -> Path:
+def audit_round_dir(annotation_dir: Path, round_number: int) -> Path:
     return annotation_dir / AUDIT_DIR / f"round_{round_number}"
 
 
@@ -84,30 +85,43 @@ def draw(
     if out_dir.exists():
         raise FileExistsError(f"audit round {out_dir} exists; rounds are never redrawn, pick a new number")
     schema = load_label_schema()
+    model = MultiHeadClassifier.load(checkpoint)
+    stale = [h for h in AUDITED_HEADS if model.head_labels.get(h) != schema[h]]
+    if stale:
+        raise ValueError(
+            f"{checkpoint} was trained with other labels than the schema's on {', '.join(stale)}"
+        )
     config = TrainConfig.from_file(checkpoint / "train_config.json")
     train_split = load_corpus(corpus_dir, list(schema), splits=("train",))["train"]
     labels = label_ids(train_split, schema)
     encoder = CaseEncoder.from_file(checkpoint / "tokenizer.json", config.max_length)
-    probs = predict(MultiHeadClassifier.load(checkpoint), Batches(train_split, encoder, labels), batch_size)
-    flagged = disagreements(probs, labels, AUDITED_HEADS)
+    probs = predict(model, Batches(train_split, encoder, labels), batch_size)
     records = list(read_jsonl(corpus_dir / "train.jsonl"))
-    asked, key = questions(records, probs, flagged, schema, seed)
+    asked, key = questions(records, probs, disagreements(probs, labels, AUDITED_HEADS), schema, seed)
+    if not asked:
+        raise ValueError(f"{checkpoint} agrees with every training label on {', '.join(AUDITED_HEADS)}")
     logger.info("%d of %d training cases disagree on %s", len(asked), len(records), ", ".join(AUDITED_HEADS))
-    out_dir.mkdir(parents=True)
     write_jsonl(out_dir / KEY_FILE, key)
     paths = [out_dir / f"cases_{n}.jsonl" for n in range(batches)]
-    for n, path in enumerate(paths):
-        write_jsonl(path, asked[n::batches])
+    write_round_robin(asked, paths)
     return paths
 
 
 def corrections(
     key: list[dict[str, Any]], decisions: list[dict[str, Any]], schema: dict[str, list[str]], reason: str
 ) -> list[dict[str, Any]]:
-    """Corrections for the clear choices that differ from the corpus label; all questions must be answered."""
+    """Corrections for the clear choices that differ from the corpus label; all questions must be answered.
+
+    A choice may be either candidate or a third label of the head; ``clear`` must be a boolean.
+    """
     current = {(k["id"], h): label for k in key for h, label in k.items() if h != "id"}
     answers: dict[tuple[str, str], dict[str, Any]] = {}
     for row in decisions:
+        missing = [f for f in DECISION_FIELDS if f not in row]
+        if missing:
+            raise ValueError(f"decision {row} lacks {', '.join(missing)}")
+        if not isinstance(row["clear"], bool):
+            raise ValueError(f"decision {row}: clear must be true or false")
         asked = (row["id"], row["head"])
         if asked not in current:
             raise ValueError(f"decision for {asked} answers no question of this round")
@@ -133,15 +147,21 @@ def corrections(
 
 
 def apply(annotation_dir: Path, round_number: int) -> Path:
-    """Writes ``corrections/audit_round_N.jsonl`` from the round's key and decisions; returns its path."""
-    folder = round_dir(annotation_dir, round_number)
+    """Writes ``corrections/audit_round_NNN.jsonl`` from the round's key and decisions; returns its path."""
+    folder = audit_round_dir(annotation_dir, round_number)
+    if not (folder / KEY_FILE).is_file():
+        raise FileNotFoundError(f"{folder} has no {KEY_FILE}: draw round {round_number} first")
     decision_files = sorted(folder.glob("decisions_*.jsonl"))
     if not decision_files:
         raise FileNotFoundError(f"{folder} has no decisions_*.jsonl to apply")
     decisions = [row for path in decision_files for row in read_jsonl(path)]
+    not_objects = [row for row in decisions if not isinstance(row, dict)]
+    if not_objects:
+        raise ValueError(f"decisions must be JSON objects, got {not_objects[0]!r}")
     key = list(read_jsonl(folder / KEY_FILE))
     rows = corrections(key, decisions, load_label_schema(), f"audit round {round_number}")
-    target = annotation_dir / "corrections" / f"audit_round_{round_number}.jsonl"
+    # Zero-padded, so round 10 sorts after round 9 when the corrections are applied.
+    target = annotation_dir / "corrections" / f"{AUDIT_CORRECTIONS_PREFIX}{round_number:03d}.jsonl"
     write_jsonl(target, rows)
     logger.info("%d of %d answers change a label: %s", len(rows), len(decisions), target)
     return target
@@ -158,12 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
+    if args.round_number < 1 or args.batches < 1:
+        parser.error("--round and --batches must be at least 1")
     if args.mode == "draw" and args.checkpoint is None:
         parser.error("draw needs --checkpoint")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.mode == "draw":
-            out = round_dir(args.annotations, args.round_number)
+            out = audit_round_dir(args.annotations, args.round_number)
             paths = draw(args.checkpoint, args.corpus, out, args.batches, args.seed)
             sys.stdout.write("\n".join(str(p) for p in paths) + "\n")
         else:

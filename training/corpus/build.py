@@ -31,6 +31,8 @@ ANNOTATION_DIR = Path("data/annotation")
 CORPUS_DIR = Path("data/corpus")
 SPLIT_SHARES = {"train": 0.8, "dev": 0.1, "test": 0.1}
 CASE_FIELDS = ("id", "source", "industry", "text", "dialogue")
+# Audit rounds read the corpus labels after every other correction, so they are applied last.
+AUDIT_CORRECTIONS_PREFIX = "audit_round_"
 
 
 def labeled_real_cases(annotation_dir: Path, heads: list[str]) -> list[dict[str, Any]]:
@@ -51,14 +53,17 @@ def labeled_real_cases(annotation_dir: Path, heads: list[str]) -> list[dict[str,
 def apply_corrections(
     records: list[dict[str, Any]], corrections_dir: Path, schema: dict[str, list[str]]
 ) -> int:
-    """Sets each corrected label, file by file in name order.
+    """Sets each corrected label, file by file in name order, the audit rounds' files last.
 
     The recorded ``from`` label must be the one being replaced, so a correction written
     against other labels than the corpus has is refused rather than silently applied.
     """
     by_id = {r["id"]: r for r in records}
     applied = 0
-    rows = [(path, row) for path in sorted(corrections_dir.glob("*.jsonl")) for row in read_jsonl(path)]
+    paths = sorted(
+        corrections_dir.glob("*.jsonl"), key=lambda p: (p.name.startswith(AUDIT_CORRECTIONS_PREFIX), p.name)
+    )
+    rows = [(path, row) for path in paths for row in read_jsonl(path)]
     for corrections_path, row in rows:
         record = by_id.get(row["id"])
         if record is None:

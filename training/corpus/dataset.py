@@ -33,6 +33,12 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def write_round_robin(records: list[dict[str, Any]], paths: list[Path]) -> None:
+    """Deals the records over the files: the k-th of n paths gets ``records[k::n]``."""
+    for k, path in enumerate(paths):
+        write_jsonl(path, records[k :: len(paths)])
+
+
 def to_example(record: dict[str, Any], heads: list[str]) -> dict[str, Any]:
     """Flattens a record: the model input string plus one label column per head (None if unlabeled)."""
     model_input, is_dialogue = case_to_text(record)

@@ -21,7 +21,7 @@ import numpy as np
 
 from training.corpus.build import ANNOTATION_DIR, CASE_FIELDS, CORPUS_DIR, labeled_real_cases, written_cases
 from training.corpus.checks import cohen_kappa
-from training.corpus.dataset import SPLITS, read_jsonl, write_jsonl
+from training.corpus.dataset import SPLITS, read_jsonl, write_round_robin
 from training.corpus.schema import load_label_schema
 from training.metrics import binary_report, macro_f1
 
@@ -107,11 +107,8 @@ def write_shards(sample: list[dict[str, Any]], out: Path, rng: random.Random) ->
     if any(out.glob("pool_*.jsonl")):
         raise ValueError(f"{out} already holds a drawn round: a blind sample is never redrawn")
     rng.shuffle(sample)
-    paths = []
-    for shard in range(SHARDS):
-        path = out / f"pool_{shard}.jsonl"
-        write_jsonl(path, sample[shard::SHARDS])
-        paths.append(path)
+    paths = [out / f"pool_{shard}.jsonl" for shard in range(SHARDS)]
+    write_round_robin(sample, paths)
     return paths
 
 

@@ -10,14 +10,13 @@ annotator reading the case.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from training.corpus.dataset import read_jsonl
+from training.corpus.dataset import read_jsonl, write_round_robin
 from training.corpus.sources import case_turn_texts, real_pool, utterance_keys
 
 logger = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ TOPUP_HINTED_SHARE = Fraction(2, 3)
 MAX_DIALOGUE_TURNS = 10
 
 
-def has_hint(case: dict[str, Any], words: tuple[str, ...] = HINT_WORDS) -> bool:
+def has_hint(case: dict[str, Any], words: tuple[str, ...]) -> bool:
     return any(word in text for text in case_turn_texts(case) for word in words)
 
 
@@ -183,11 +182,7 @@ def write_batches(
     taken = [str(p) for p in paths if p.exists()]
     if taken:
         raise ValueError(f"{', '.join(taken)} exist: a drawn batch is never overwritten")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for b, path in enumerate(paths):
-        with path.open("w", encoding="utf-8") as f:
-            for case in cases[b::n_batches]:
-                f.write(json.dumps(case, ensure_ascii=False) + "\n")
+    write_round_robin(cases, paths)
     return paths
 
 
