@@ -24,7 +24,7 @@ import numpy as np
 from service.encoding import CaseEncoder
 from training.config import TrainConfig
 from training.corpus.build import ANNOTATION_DIR, AUDIT_CORRECTIONS_PREFIX, CORPUS_DIR
-from training.corpus.dataset import load_corpus, read_jsonl, write_jsonl, write_round_robin
+from training.corpus.dataset import read_jsonl, split_from_records, write_jsonl, write_round_robin
 from training.corpus.schema import load_label_schema
 from training.model import MultiHeadClassifier
 from training.train import IGNORE_INDEX, Batches, label_ids, predict
@@ -92,11 +92,12 @@ def draw(
             f"{checkpoint} was trained with other labels than the schema's on {', '.join(stale)}"
         )
     config = TrainConfig.from_file(checkpoint / "train_config.json")
-    train_split = load_corpus(corpus_dir, list(schema), splits=("train",))["train"]
+    # Read once: the questions quote the records, and the predictions come in their order.
+    records = list(read_jsonl(corpus_dir / "train.jsonl"))
+    train_split = split_from_records(records, list(schema))
     labels = label_ids(train_split, schema)
     encoder = CaseEncoder.from_file(checkpoint / "tokenizer.json", config.max_length)
     probs = predict(model, Batches(train_split, encoder, labels), batch_size)
-    records = list(read_jsonl(corpus_dir / "train.jsonl"))
     asked, key = questions(records, probs, disagreements(probs, labels, AUDITED_HEADS), schema, seed)
     if not asked:
         raise ValueError(f"{checkpoint} agrees with every training label on {', '.join(AUDITED_HEADS)}")

@@ -53,7 +53,12 @@ def to_example(record: dict[str, Any], heads: list[str]) -> dict[str, Any]:
 
 
 def load_split_file(path: Path, heads: list[str]) -> Dataset:
-    rows = [to_example(r, heads) for r in read_jsonl(path)]
+    return split_from_records(list(read_jsonl(path)), heads)
+
+
+def split_from_records(records: list[dict[str, Any]], heads: list[str]) -> Dataset:
+    """The corpus records as a split, in their order: what ``load_split_file`` gives for their file."""
+    rows = [to_example(r, heads) for r in records]
     columns = ["id", "source", "model_input", "is_dialogue", *heads]
     return Dataset.from_dict({c: [r[c] for r in rows] for c in columns})
 
