@@ -138,7 +138,10 @@ def resolve_version_path(models_dir: str | Path, version: str | None = None) -> 
         raise FileNotFoundError(f"model version {version!r} not found under {root}")
     pointer = root / DEFAULT_POINTER_FILE
     if not pointer.is_file():
-        raise FileNotFoundError(f"{pointer} is missing: name a model version explicitly")
+        raise FileNotFoundError(
+            f"{pointer} is missing (looked in {root.resolve()}): run from the repository root, "
+            "point --models-dir (KESU_MODELS_DIR) at the models folder, or name a model version"
+        )
     name = pointer.read_text(encoding="utf-8").strip()
     if not (root / name).is_dir():
         raise FileNotFoundError(f"{pointer} names {name!r}, which is not a folder under {root}")

@@ -193,6 +193,15 @@ def test_serve_with_a_missing_model_fails_fast(tmp_path: Path, capsys: pytest.Ca
     assert "not found" in capsys.readouterr().err
 
 
+def test_serve_outside_the_repository_says_where_it_looked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--models-dir", str(tmp_path / "models")]) == 1
+    err = capsys.readouterr().err
+    assert str((tmp_path / "models").resolve()) in err
+    assert "--models-dir" in err and "KESU_MODELS_DIR" in err
+
+
 class FakeEntryPoint:
     def __init__(self, name: str, target: Any) -> None:
         self.name, self.value, self.target = name, f"fake:{name}", target
