@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from training.config import TrainConfig
+from training.train import train
 
 
 def test_defaults_validate() -> None:
@@ -23,11 +24,24 @@ def test_defaults_validate() -> None:
         ("ema_decay", 1.0, "ema_decay must lie in"),
         ("layer_lr_decay", 0.0, "layer_lr_decay must lie in"),
         ("layer_lr_decay", 1.2, "layer_lr_decay must lie in"),
+        ("head_loss_weights", "{category = 2.0}", "head_loss_weights must be dict"),
+        ("head_loss_weights", {"category": "2"}, "head_loss_weights must be dict"),
+        ("max_steps", 2.5, "max_steps must be int | None"),
+        ("epochs", True, "epochs must be float"),
+        ("teacher", 5, "teacher must be str | None"),
+        ("freeze_embeddings", "yes", "freeze_embeddings must be bool"),
     ],
 )
 def test_invalid_values_name_the_field(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig.from_dict({"base_model": "x", field: value})
+
+
+def test_whole_numbers_are_accepted_where_floats_are_expected() -> None:
+    assert (
+        TrainConfig.from_dict({"base_model": "x", "epochs": 2, "head_loss_weights": {"category": 2}}).epochs
+        == 2
+    )
 
 
 def test_unknown_option_is_rejected() -> None:
@@ -42,3 +56,9 @@ def test_toml_and_json_round_trip(tmp_path: Path) -> None:
     assert config.epochs == 2.0 and config.head_loss_weights == {"emotion": 0.5}
     config.save(tmp_path)
     assert TrainConfig.from_dict(json.loads((tmp_path / "train_config.json").read_text())) == config
+
+
+def test_loss_weights_must_name_heads(tmp_path: Path) -> None:
+    config = TrainConfig(base_model="x", output_dir=str(tmp_path), head_loss_weights={"categroy": 2.0})
+    with pytest.raises(ValueError, match=r"unknown heads \['categroy'\]"):
+        train(config)

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import json
 import tomllib
+import types
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 CLASS_WEIGHTING = ("none", "inverse_sqrt", "inverse")
 CONFIG_FILE = "train_config.json"
+
+
+def matches_type(value: Any, hint: Any) -> bool:
+    """Whether ``value`` (as TOML, JSON or ``--set`` gives it) fits a field's type hint."""
+    if isinstance(hint, types.UnionType):
+        return any(matches_type(value, arg) for arg in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if get_origin(hint) is dict:
+        key_hint, value_hint = get_args(hint)
+        return isinstance(value, dict) and all(
+            matches_type(k, key_hint) and matches_type(v, value_hint) for k, v in value.items()
+        )
+    # bool is an int in Python, but `epochs = true` is a mistake, not a number.
+    if hint in (int, float):
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (hint is float or isinstance(value, int))
+        )
+    return isinstance(value, hint)
 
 
 @dataclass
@@ -57,6 +79,11 @@ class TrainConfig:
     layer_lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
+        hints = get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not matches_type(value, hints[f.name]):
+                raise ValueError(f"{f.name} must be {f.type}, got {value!r}")
         if self.class_weighting not in CLASS_WEIGHTING:
             raise ValueError(
                 f"class_weighting must be one of {list(CLASS_WEIGHTING)}, got {self.class_weighting!r}"

@@ -182,6 +182,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     out_dir = Path(config.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     heads = load_label_schema()
+    unknown_heads = sorted(set(config.head_loss_weights) - set(heads))
+    if unknown_heads:
+        raise ValueError(f"head_loss_weights names unknown heads {unknown_heads}; heads are {list(heads)}")
     corpus = load_corpus(config.data_dir, list(heads), splits=("train", "dev"))
     tokenizer_path = resolve_tokenizer_path(config.base_model)
     encoder = CaseEncoder.from_file(tokenizer_path, config.max_length)
