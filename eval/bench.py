@@ -31,12 +31,22 @@ Runner = Callable[[Sequence[ModelInput]], object]
 
 def texts_by_length(data: Path, seed: int = 0, per_class: int = 64) -> dict[str, list[ModelInput]]:
     """Real corpus inputs per length class; long ones are built by joining cases up to 512 chars."""
+    if not data.is_file():
+        raise FileNotFoundError(f"benchmark data file {data} not found")
     inputs = [case_to_text(r) for r in read_jsonl(data)]
     rng = random.Random(seed)
     rng.shuffle(inputs)
     out: dict[str, list[ModelInput]] = {}
     for name, (lo, hi) in LENGTH_CLASSES.items():
         out[name] = [x for x in inputs if lo <= len(x[0]) <= hi][:per_class]
+    # Long inputs can be joined from shorter ones; short and typical ones must be real.
+    missing = [
+        f"{name} ({lo}-{hi} chars)"
+        for name, (lo, hi) in LENGTH_CLASSES.items()
+        if name != "long" and not out[name]
+    ]
+    if missing:
+        raise ValueError(f"benchmark data {data} has no cases of length {', '.join(missing)}")
     while len(out["long"]) < per_class:
         joined = ""
         while len(joined) < 300:
@@ -96,6 +106,8 @@ def bench(
     model_dir: Path, data: Path, checkpoint: Path | None, repeats: int = 100, batches: int = 5
 ) -> dict[str, Any]:
     """Measures every runtime available for ``model_dir`` (torch needs ``checkpoint``)."""
+    if repeats < 1 or batches < 1:
+        raise ValueError(f"repeats and batches must be at least 1, got {repeats} and {batches}")
     version = load_model_version(model_dir)
     inputs = texts_by_length(data)
     runners: dict[str, Runner] = {}
