@@ -31,8 +31,6 @@ Runner = Callable[[Sequence[ModelInput]], object]
 
 def texts_by_length(data: Path, seed: int = 0, per_class: int = 64) -> dict[str, list[ModelInput]]:
     """Real corpus inputs per length class; long ones are built by joining cases up to 512 chars."""
-    if not data.is_file():
-        raise FileNotFoundError(f"benchmark data file {data} not found")
     inputs = [case_to_text(r) for r in read_jsonl(data)]
     rng = random.Random(seed)
     rng.shuffle(inputs)
@@ -106,8 +104,9 @@ def bench(
     model_dir: Path, data: Path, checkpoint: Path | None, repeats: int = 100, batches: int = 5
 ) -> dict[str, Any]:
     """Measures every runtime available for ``model_dir`` (torch needs ``checkpoint``)."""
-    if repeats < 1 or batches < 1:
-        raise ValueError(f"repeats and batches must be at least 1, got {repeats} and {batches}")
+    for name, value in (("repeats", repeats), ("batches", batches)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
     version = load_model_version(model_dir)
     inputs = texts_by_length(data)
     runners: dict[str, Runner] = {}

@@ -63,7 +63,12 @@ def add_bench_command(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", type=Path, required=True, help="model version folder")
     parser.add_argument("--checkpoint", type=Path, help="training checkpoint for the torch fp32 runtime")
-    parser.add_argument("--data", type=Path, default=Path("data/corpus/test.jsonl"), help="texts to time")
+    parser.add_argument(
+        "--data",
+        default="test",
+        help="split name under --corpus, or a .jsonl file of texts to time (default: test)",
+    )
+    parser.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--output", type=Path, default=Path("reports/bench.json"))
     parser.set_defaults(func=run_bench)
@@ -71,8 +76,9 @@ def add_bench_command(subparsers: argparse._SubParsersAction) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     from eval.bench import bench, render_bench, write_bench
+    from eval.evaluate import resolve_data
 
-    results = bench(args.model, args.data, args.checkpoint, repeats=args.repeats)
+    results = bench(args.model, resolve_data(args.data, args.corpus), args.checkpoint, repeats=args.repeats)
     write_bench(results, args.output)
     sys.stdout.write(render_bench(results))
     return 0

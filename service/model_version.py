@@ -140,7 +140,8 @@ def resolve_version_path(models_dir: str | Path, version: str | None = None) -> 
     if not pointer.is_file():
         raise FileNotFoundError(
             f"{pointer} is missing (looked in {root.resolve()}): run from the repository root, "
-            "point --models-dir (KESU_MODELS_DIR) at the models folder, or name a model version"
+            "point --models-dir (KESU_MODELS_DIR) at the models folder, name a model version, "
+            "or write one into DEFAULT (kesu export --set-default)"
         )
     name = pointer.read_text(encoding="utf-8").strip()
     if not (root / name).is_dir():

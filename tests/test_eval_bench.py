@@ -29,7 +29,7 @@ def test_bench_times_every_runtime_with_ratios(
     assert list(results["runtimes"]) == ["torch_fp32", "onnx_fp32", "onnx_int8"]
     for runtime in results["runtimes"].values():
         assert set(runtime["latency"]) == set(LENGTH_CLASSES)
-        assert all(0 < r["p50_ms"] <= r["p99_ms"] for r in runtime["latency"].values())
+        assert all(r["p50_ms"] > 0 and r["n"] == 3 for r in runtime["latency"].values())
         assert runtime["throughput_batch32_per_s"] > 0
     assert results["throughput_ratio_vs_torch_fp32"]["torch_fp32"] == pytest.approx(1.0)
     assert render_bench(results).count("| onnx_") == 2
@@ -43,7 +43,11 @@ def test_long_inputs_are_joined_up_to_512_chars(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("texts", "message"),
-    [([], "no cases of length short"), ([SHORT], "no cases of length typical"), ([TYPICAL], "short")],
+    [
+        ([], "no cases of length short (1-30 chars), typical (31-128 chars)"),
+        ([SHORT], "no cases of length typical (31-128 chars)"),
+        ([TYPICAL], "no cases of length short (1-30 chars)\n"),
+    ],
 )
 def test_data_without_short_or_typical_cases_is_refused(
     tiny_model_version: Path,
@@ -58,15 +62,26 @@ def test_data_without_short_or_typical_cases_is_refused(
     assert message in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--data", "missing.jsonl"], "benchmark data file missing.jsonl not found"),
-        (["--repeats", "0"], "at least 1"),
-    ],
-)
-def test_bad_arguments_are_named_errors(
-    tiny_model_version: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+def test_a_missing_data_file_is_a_named_error(
+    tiny_model_version: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["bench", "--model", str(tiny_model_version), *argv]) == 1
-    assert message in capsys.readouterr().err
+    missing = tmp_path / "missing.jsonl"
+    assert main(["bench", "--model", str(tiny_model_version), "--data", str(missing)]) == 1
+    assert f"data file {missing} not found" in capsys.readouterr().err
+
+
+def test_a_split_name_is_read_from_the_corpus(
+    tiny_model_version: Path, tiny_corpus_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "bench.json"
+    argv = ["--model", str(tiny_model_version), "--data", "test", "--corpus", str(tiny_corpus_dir)]
+    assert main(["bench", *argv, "--repeats", "2", "--output", str(output)]) == 0
+    assert json.loads(output.read_text())["model"] == tiny_model_version.name
+
+
+def test_zero_repeats_is_a_named_error(
+    tiny_model_version: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_cases(tmp_path / "cases.jsonl", [SHORT, TYPICAL])
+    assert main(["bench", "--model", str(tiny_model_version), "--data", str(data), "--repeats", "0"]) == 1
+    assert "repeats must be at least 1, got 0" in capsys.readouterr().err

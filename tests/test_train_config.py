@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -30,10 +32,15 @@ def test_defaults_validate() -> None:
         ("epochs", True, "epochs must be float"),
         ("teacher", 5, "teacher must be str | None"),
         ("freeze_embeddings", "yes", "freeze_embeddings must be bool"),
+        ("epochs", math.inf, "epochs must be float"),
+        ("learning_rate", math.nan, "learning_rate must be float"),
+        ("head_loss_weights", {"category": math.nan}, "head_loss_weights must be dict"),
+        ("threads", 0, "threads must be positive"),
+        ("weight_decay", -0.1, "weight_decay must be non-negative"),
     ],
 )
 def test_invalid_values_name_the_field(field: str, value: object, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         TrainConfig.from_dict({"base_model": "x", field: value})
 
 
@@ -59,6 +66,10 @@ def test_toml_and_json_round_trip(tmp_path: Path) -> None:
 
 
 def test_loss_weights_must_name_heads(tmp_path: Path) -> None:
-    config = TrainConfig(base_model="x", output_dir=str(tmp_path), head_loss_weights={"categroy": 2.0})
+    run = tmp_path / "run"
+    config = TrainConfig(
+        base_model="x", data_dir=str(tmp_path), output_dir=str(run), head_loss_weights={"categroy": 2.0}
+    )
     with pytest.raises(ValueError, match=r"unknown heads \['categroy'\]"):
         train(config)
+    assert not run.exists(), "the check runs before the run folder is made"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 import types
 from dataclasses import asdict, dataclass, field, fields
@@ -25,12 +26,11 @@ def matches_type(value: Any, hint: Any) -> bool:
             matches_type(k, key_hint) and matches_type(v, value_hint) for k, v in value.items()
         )
     # bool is an int in Python, but `epochs = true` is a mistake, not a number.
-    if hint in (int, float):
-        return (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and (hint is float or isinstance(value, int))
-        )
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    # JSON and TOML both spell NaN and infinity, which no range check below would catch.
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     return isinstance(value, hint)
 
 
@@ -108,6 +108,10 @@ class TrainConfig:
             raise ValueError(f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
+        if self.threads is not None and self.threads <= 0:
+            raise ValueError(f"threads must be positive when set, got {self.threads}")
         if self.num_layers is not None and self.num_layers <= 0:
             raise ValueError(f"num_layers must be positive when set, got {self.num_layers}")
         if not 0.0 <= self.distill_weight <= 1.0:

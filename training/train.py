@@ -176,15 +176,15 @@ def build_optimizer(model: MultiHeadClassifier, config: TrainConfig) -> torch.op
 
 def train(config: TrainConfig) -> dict[str, Any]:
     """Trains per ``config``; returns the trainer state (best step, dev scores, timings)."""
+    heads = load_label_schema()
+    unknown_heads = sorted(set(config.head_loss_weights) - set(heads))
+    if unknown_heads:
+        raise ValueError(f"head_loss_weights names unknown heads {unknown_heads}; heads are {list(heads)}")
     seed_everything(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
     out_dir = Path(config.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    heads = load_label_schema()
-    unknown_heads = sorted(set(config.head_loss_weights) - set(heads))
-    if unknown_heads:
-        raise ValueError(f"head_loss_weights names unknown heads {unknown_heads}; heads are {list(heads)}")
     corpus = load_corpus(config.data_dir, list(heads), splits=("train", "dev"))
     tokenizer_path = resolve_tokenizer_path(config.base_model)
     encoder = CaseEncoder.from_file(tokenizer_path, config.max_length)
