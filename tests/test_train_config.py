@@ -45,10 +45,8 @@ def test_invalid_values_name_the_field(field: str, value: object, message: str) 
 
 
 def test_whole_numbers_are_accepted_where_floats_are_expected() -> None:
-    assert (
-        TrainConfig.from_dict({"base_model": "x", "epochs": 2, "head_loss_weights": {"category": 2}}).epochs
-        == 2
-    )
+    config = TrainConfig.from_dict({"base_model": "x", "epochs": 2, "head_loss_weights": {"category": 2}})
+    assert config.epochs == 2 and config.head_loss_weights == {"category": 2}
 
 
 def test_unknown_option_is_rejected() -> None:

@@ -96,28 +96,29 @@ class TrainConfig:
             "head_learning_rate": self.head_learning_rate,
             "epochs": self.epochs,
             "eval_every_steps": self.eval_every_steps,
+            "distill_temperature": self.distill_temperature,
         }
         for name, value in positive.items():
             if value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
+        optional_positive = {
+            "max_steps": self.max_steps,
+            "threads": self.threads,
+            "num_layers": self.num_layers,
+        }
+        for name, optional in optional_positive.items():
+            if optional is not None and optional <= 0:
+                raise ValueError(f"{name} must be positive when set, got {optional}")
         if not 8 <= self.max_length <= 512:
             raise ValueError(f"max_length must lie in [8, 512], got {self.max_length}")
-        if self.max_steps is not None and self.max_steps <= 0:
-            raise ValueError(f"max_steps must be positive when set, got {self.max_steps}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must lie in [0, 1), got {self.warmup_ratio}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
-        if self.threads is not None and self.threads <= 0:
-            raise ValueError(f"threads must be positive when set, got {self.threads}")
-        if self.num_layers is not None and self.num_layers <= 0:
-            raise ValueError(f"num_layers must be positive when set, got {self.num_layers}")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight}")
-        if self.distill_temperature <= 0:
-            raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must lie in (0, 1) when set, got {self.ema_decay}")
         if not 0.0 < self.layer_lr_decay <= 1.0:
